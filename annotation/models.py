@@ -1,0 +1,251 @@
+"""Items of the VAD dataset, their revision history, and the jobs that make them (SPEC §2, §5)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("manual")
+    SYNTHETIC = "synthetic", _("synthetic")
+    TRANSLATED = "translated", _("translated")
+
+
+class Categorization(models.TextChoices):
+    UNSET = "", _("not classified")
+    PERSON = "person", _("person")
+    SOCIAL = "social", _("social")
+    NATION = "nation", _("nation")
+
+
+class Status(models.TextChoices):
+    SEED = "seed", _("seed")
+    PENDING_TRANSLATION = "pending_translation", _("pending translation")
+    PENDING_EVOLUTION = "pending_evolution", _("pending evolution")
+    CANDIDATE = "candidate", _("candidate")
+    SCORED = "scored", _("scored")
+    FILTERED_OUT = "filtered_out", _("filtered out")
+    IN_REVIEW = "in_review", _("in review")
+    ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("rejected")
+
+
+# Statuses whose items have no answer yet; every other status needs an output.
+STATUSES_WITHOUT_OUTPUT = (Status.SEED, Status.PENDING_EVOLUTION)
+REVIEWED_STATUSES = (Status.ACCEPTED, Status.REJECTED)
+
+
+def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
+    return Q(**{f"{field}__in": choices.values})
+
+
+class Item(models.Model):
+    # The five VAD fields (SPEC §1). Stored exactly as imported or edited: never trimmed.
+    instruction = models.TextField()
+    input = models.TextField(blank=True, default="")
+    output = models.TextField(blank=True, default="")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    categorization = models.CharField(
+        max_length=8, choices=Categorization.choices, blank=True, default=""
+    )
+
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CANDIDATE)
+    status_reason = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    content_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    source_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+
+    ifd = models.FloatField(null=True, blank=True)
+    ifd_ppl = models.FloatField(null=True, blank=True)
+    ifd_model = models.CharField(max_length=255, blank=True, default="")
+    # Parameters and cuts of the last scoring run: max_answer_tokens, answer_tokens, cuts, job.
+    ifd_params = models.JSONField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    origin = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    import_job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="imported_items"
+    )
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewed_items",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claimed_items",
+    )
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("source", Source), name="item_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("categorization", Categorization),
+                name="item_categorization_valid",
+            ),
+            models.CheckConstraint(
+                condition=_in_choices("status", Status), name="item_status_valid"
+            ),
+            models.CheckConstraint(condition=~Q(instruction=""), name="item_instruction_not_empty"),
+            models.CheckConstraint(
+                condition=Q(status__in=STATUSES_WITHOUT_OUTPUT) | ~Q(output=""),
+                name="item_output_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.ACCEPTED) | ~Q(categorization=""),
+                name="item_accepted_is_classified",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="item_version_positive"),
+            models.CheckConstraint(
+                condition=Q(ifd__isnull=True) | Q(ifd__gte=0), name="item_ifd_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "id"], name="item_status_id"),
+            models.Index(fields=["source", "status"], name="item_source_status"),
+            models.Index(fields=["categorization", "status"], name="item_category_status"),
+            models.Index(fields=["status", "ifd"], name="item_status_ifd"),
+            models.Index(fields=["updated_at"], name="item_updated_at"),
+            models.Index(
+                fields=["claimed_by", "claim_expires_at"],
+                name="item_in_review_claims",
+                condition=Q(status="in_review"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.instruction[:40]}"
+
+
+class RevisionField(models.TextChoices):
+    INSTRUCTION = "instruction"
+    INPUT = "input"
+    OUTPUT = "output"
+    SOURCE = "source"
+    CATEGORIZATION = "categorization"
+    STATUS = "status"
+    IFD = "ifd"
+
+
+class ItemRevision(models.Model):
+    """One changed field of one item: who, when, from what to what."""
+
+    Field = RevisionField
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="the item's version after the change")
+    field = models.CharField(max_length=16, choices=RevisionField.choices)
+    old_value = models.TextField(blank=True, default="")
+    new_value = models.TextField(blank=True, default="")
+    reason = models.TextField(blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_choices("field", RevisionField), name="revision_field_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "created_at"], name="revision_item_time")]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} v{self.version}: {self.field}"
+
+
+class JobKind(models.TextChoices):
+    IMPORT = "import", _("import")
+    TRANSLATE = "translate", _("translate")
+    EVOLVE = "evolve", _("evolve")
+    SCORE = "score", _("score")
+    FILTER = "filter", _("filter")
+    BULK_ACTION = "bulk_action", _("bulk action")
+    RELEASE = "release", _("release")
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Job(models.Model):
+    Kind = JobKind
+    State = JobState
+    FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=_in_choices("kind", JobKind), name="job_kind_valid"),
+            models.CheckConstraint(
+                condition=_in_choices("status", JobState), name="job_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "status"], name="job_kind_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATES
+
+
+class ExportLog(models.Model):
+    """Streamed exports are not jobs, but who exported what is kept (SPEC §5)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    format = models.CharField(max_length=8)
+    filters = models.JSONField(default=dict, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    completed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export #{self.pk} by {self.user_id}"

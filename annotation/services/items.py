@@ -1,0 +1,178 @@
+"""Writes to items: status changes and edits, each recorded as revisions (SPEC §2)."""
+
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..errors import DuplicateContent, StaleEdit
+from ..hashing import VAD_FIELDS, content_hash
+from ..lifecycle import InvalidTransition, check_transition
+from ..models import (
+    STATUSES_WITHOUT_OUTPUT,
+    Categorization,
+    Item,
+    ItemRevision,
+    Job,
+    Source,
+)
+
+EDITABLE_FIELDS = frozenset(VAD_FIELDS)
+
+
+def item_content_hash(item: Item) -> str:
+    return content_hash(**{field: getattr(item, field) for field in VAD_FIELDS})
+
+
+def _status_revision(
+    *, item_id: int, version: int, old: str, new: str, user, reason: str, job: Job | None
+) -> ItemRevision:
+    return ItemRevision(
+        item_id=item_id,
+        version=version,
+        field=ItemRevision.Field.STATUS,
+        old_value=old,
+        new_value=new,
+        reason=reason,
+        user=user,
+        job=job,
+    )
+
+
+@transaction.atomic
+def item_change_status(
+    *, item_id: int, status: str, user=None, reason: str = "", job: Job | None = None
+) -> Item:
+    item = Item.objects.select_for_update().get(pk=item_id)
+    check_transition(item_id=item.pk, current=item.status, target=status)
+    revision = _status_revision(
+        item_id=item.pk,
+        version=item.version + 1,
+        old=item.status,
+        new=status,
+        user=user,
+        reason=reason,
+        job=job,
+    )
+    item.status = status
+    item.status_reason = reason
+    item.version += 1
+    item.save(update_fields=["status", "status_reason", "version", "updated_at"])
+    revision.save()
+    return item
+
+
+@transaction.atomic
+def items_change_status(
+    *,
+    item_ids: Iterable[int],
+    status: str,
+    user=None,
+    reason: str = "",
+    job: Job | None = None,
+    batch_size: int = 2000,
+) -> int:
+    """Move many items at once: every transition is checked, one UPDATE per batch.
+
+    Raises InvalidTransition (and writes nothing) if any item may not take the new status.
+    """
+    ids = list(item_ids)
+    now = timezone.now()
+    moved = 0
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start : start + batch_size]
+        rows = list(
+            Item.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", "status", "version")
+        )
+        for pk, current, _version in rows:
+            check_transition(item_id=pk, current=current, target=status)
+        Item.objects.filter(pk__in=[r[0] for r in rows]).update(
+            status=status, status_reason=reason, version=F("version") + 1, updated_at=now
+        )
+        ItemRevision.objects.bulk_create(
+            _status_revision(
+                item_id=pk,
+                version=version + 1,
+                old=current,
+                new=status,
+                user=user,
+                reason=reason,
+                job=job,
+            )
+            for pk, current, version in rows
+        )
+        moved += len(rows)
+    return moved
+
+
+def _validate_edit(item: Item) -> None:
+    errors: dict[str, str] = {}
+    if not item.instruction.strip():
+        errors["instruction"] = "must not be empty"
+    if item.status not in STATUSES_WITHOUT_OUTPUT and not item.output.strip():
+        errors["output"] = "must not be empty"
+    if item.source not in Source.values:
+        errors["source"] = f"{item.source!r} is not one of {', '.join(Source.values)}"
+    if item.categorization not in Categorization.values:
+        allowed = ", ".join(v for v in Categorization.values if v)
+        errors["categorization"] = f"{item.categorization!r} is not one of {allowed}"
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def item_edit(
+    *, item_id: int, user, version: int, changes: dict[str, str], reason: str = ""
+) -> Item:
+    """Change some of the five VAD fields; refuses stale versions and duplicates of others."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({field: "cannot be edited" for field in sorted(unknown)})
+    item = Item.objects.select_for_update().get(pk=item_id)
+    if item.version != version:
+        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    changed = {f: v for f, v in changes.items() if getattr(item, f) != v}
+    if not changed:
+        return item
+    old_values = {f: getattr(item, f) for f in changed}
+    for field, value in changed.items():
+        setattr(item, field, value)
+    _validate_edit(item)
+    new_hash = item_content_hash(item)
+    other_id = (
+        Item.objects.filter(content_hash=new_hash).exclude(pk=item.pk).values_list("pk", flat=True)
+    ).first()
+    if other_id is not None:
+        raise DuplicateContent(item_id=item.pk, other_id=other_id)
+    item.version += 1
+    item.content_hash = new_hash
+    item.save(update_fields=[*changed, "content_hash", "version", "updated_at"])
+    ItemRevision.objects.bulk_create(
+        ItemRevision(
+            item=item,
+            version=item.version,
+            field=field,
+            old_value=old_values[field],
+            new_value=value,
+            reason=reason,
+            user=user,
+        )
+        for field, value in changed.items()
+    )
+    return item
+
+
+def items_check_transitions(*, rows: Sequence[tuple[int, str]], status: str) -> list[str]:
+    """Messages for the items (id, current status) that may not move to `status`."""
+    problems = []
+    for pk, current in rows:
+        try:
+            check_transition(item_id=pk, current=current, target=status)
+        except InvalidTransition as exc:
+            problems.append(str(exc))
+    return problems
