@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ExportLog, Item, ItemRevision, Job
+from .models import ExportLog, Item, ItemRevision, Job, JobChunk
 
 
 class ItemRevisionInline(admin.TabularInline):
@@ -47,3 +47,10 @@ class JobAdmin(admin.ModelAdmin):
 @admin.register(ExportLog)
 class ExportLogAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "format", "count", "completed", "created_at")
+
+
+@admin.register(JobChunk)
+class JobChunkAdmin(admin.ModelAdmin):
+    list_display = ("id", "job", "index", "done", "attempts", "finished_at")
+    list_filter = ("done",)
+    raw_id_fields = ("job",)

@@ -232,6 +232,30 @@ class Job(models.Model):
         return self.status in self.FINISHED_STATES
 
 
+class JobChunk(models.Model):
+    """A slice of a pipeline job's work that commits on its own.
+
+    A chunk is marked done in the same transaction as its writes, so a redelivered task
+    (a killed worker, acks_late) finds it done and neither duplicates work nor progress.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    item_ids = models.JSONField(default=list)
+    done = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="jobchunk_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} chunk {self.index}"
+
+
 class ExportLog(models.Model):
     """Streamed exports are not jobs, but who exported what is kept (SPEC §5)."""
 

@@ -1,9 +1,15 @@
 """Reads. Views, the API and commands ask these; they hold the query knowledge."""
 
-from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from collections.abc import Mapping
 
-from .models import Item, Job, Source, Status
+from django.core.cache import cache
+from django.db.models import Count, Prefetch, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from .filters import ExportFilter, ItemFilter, apply_filters
+from .hashing import VAD_FIELDS
+from .models import Item, ItemRevision, Job, Source, Status
 from .services.jobs import progress_cache_key
 
 
@@ -28,3 +34,109 @@ def job_progress(*, job: Job) -> tuple[int, int]:
         if published:
             return published["done"], published["total"]
     return job.done, job.total
+
+
+# Item fields the API shows; loading only these keeps list pages lean.
+ITEM_API_FIELDS = (
+    "id",
+    *VAD_FIELDS,
+    "status",
+    "status_reason",
+    "version",
+    "content_hash",
+    "source_key",
+    "ifd",
+    "ifd_ppl",
+    "ifd_model",
+    "ifd_params",
+    "scored_at",
+    "origin",
+    "flags",
+    "parent_id",
+    "import_job_id",
+    "reviewer__username",
+    "reviewed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def item_list(*, filters: Mapping | None = None) -> QuerySet[Item]:
+    """Items in id order, with the reviewer joined; `filters` are ItemFilter's parameters.
+
+    Raises InvalidFilters naming each parameter whose value does not parse.
+    """
+    items = Item.objects.select_related("reviewer").only(*ITEM_API_FIELDS).order_by("id")
+    if not filters:
+        return items
+    return apply_filters(ItemFilter, items, filters)
+
+
+def item_detail(*, item_id: int) -> Item:
+    """One item with its revision history (oldest first); raises Item.DoesNotExist."""
+    revisions = ItemRevision.objects.select_related("user").only(
+        "item_id",
+        "field",
+        "old_value",
+        "new_value",
+        "user__username",
+        "version",
+        "reason",
+        "created_at",
+    )
+    return (
+        item_list()
+        .prefetch_related(Prefetch("revisions", queryset=revisions.order_by("id")))
+        .get(pk=item_id)
+    )
+
+
+# Columns of an export row, in this order; the exporter unpacks tuples by position.
+EXPORT_COLUMNS = VAD_FIELDS
+EXPORT_META_COLUMNS = (
+    "id",
+    "ifd",
+    "ifd_ppl",
+    "reviewer__username",
+    "reviewed_at",
+    "origin_license",
+    "origin_text",
+)
+
+
+def export_filters_with_defaults(filters: Mapping | None) -> dict[str, str]:
+    """The export's filters as plain strings, with the default status (only accepted items)."""
+    given: dict[str, str] = {}
+    for name in ExportFilter.base_filters:
+        values = _query_values(filters or {}, name)
+        if values:
+            given[name] = ",".join(values)
+    given.setdefault("status", Status.ACCEPTED)
+    return given
+
+
+def export_rows(*, filters: Mapping | None = None, include_meta: bool = False) -> QuerySet:
+    """Tuples to export, in item id order: EXPORT_COLUMNS (+ EXPORT_META_COLUMNS).
+
+    Plain tuples, never model instances, so that a million rows stream without building
+    objects. `origin_text` is the origin's JSON text, passed through without parsing.
+    Raises InvalidFilters naming each parameter whose value does not parse.
+    """
+    items = apply_filters(ExportFilter, Item.objects.all(), export_filters_with_defaults(filters))
+    columns: tuple[str, ...] = EXPORT_COLUMNS
+    if include_meta:
+        items = items.annotate(
+            origin_license=KeyTextTransform("license", "origin"),
+            origin_text=Cast("origin", TextField()),
+        )
+        columns = (*EXPORT_COLUMNS, *EXPORT_META_COLUMNS)
+    return items.order_by("id").values_list(*columns)
+
+
+def _query_values(filters: Mapping, name: str) -> list[str]:
+    raw = filters.getlist(name) if hasattr(filters, "getlist") else filters.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        raw = [raw]
+    return [str(value) for value in raw if str(value) != ""]

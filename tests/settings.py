@@ -6,7 +6,10 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _index = int(_worker[2:]) if _worker[2:].isdigit() else 0
 _redis = f"redis://127.0.0.1:6379/{15 - _index}"
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/vad_review")
+# Under xdist pytest-django names each worker's database; a plain run gets its own name so
+# that two runs on one machine (developers, helpers) never drop each other's database.
+_db_name = "vad_review" if "PYTEST_XDIST_WORKER" in os.environ else f"vad_review_p{os.getpid()}"
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{_db_name}")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-not-used-anywhere-else")
 os.environ.setdefault("CELERY_BROKER_URL", _redis)
 os.environ.setdefault("VAD_CACHE_URL", _redis)
@@ -16,3 +19,8 @@ os.environ.setdefault("VAD_VAR_DIR", f"/tmp/vad-review-tests-{_worker}")
 from vad_review.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Static files come straight from the source folders: nothing is collected for tests.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,1 +1,76 @@
-urlpatterns: list = []
+"""GET /api/v1/jobs/, /api/v1/jobs/{id}/ and POST /api/v1/jobs/{id}/cancel/ (admins)."""
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..errors import JobNotCancellable
+from ..models import Job
+from ..permissions import IsAdmin
+from ..selectors import job_list
+from ..services import job_cancel
+from .serializers import JobSerializer
+
+
+class JobCursorPagination(CursorPagination):
+    ordering = "-id"  # newest first, as the jobs page shows them
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _job_or_404(job_id: int) -> Job:
+    job = job_list().filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return job
+
+
+class JobListApi(ListAPIView):
+    permission_classes = [IsAdmin]
+    serializer_class = JobSerializer
+    pagination_class = JobCursorPagination
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return job_list()
+
+
+class JobDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(JobSerializer(_job_or_404(job_id)).data)
+
+
+class JobCancelApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(description="the job has already finished"),
+        },
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(job_id)
+        try:
+            job = job_cancel(job_id=job_id, user=request.user)
+        except JobNotCancellable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(job).data)
+
+
+urlpatterns = [
+    path("jobs/", JobListApi.as_view(), name="api-job-list"),
+    path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="api-job-detail"),
+    path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="api-job-cancel"),
+]

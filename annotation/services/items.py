@@ -17,6 +17,7 @@ from ..models import (
     ItemRevision,
     Job,
     Source,
+    Status,
 )
 
 EDITABLE_FIELDS = frozenset(VAD_FIELDS)
@@ -176,3 +177,44 @@ def items_check_transitions(*, rows: Sequence[tuple[int, str]], status: str) -> 
         except InvalidTransition as exc:
             problems.append(str(exc))
     return problems
+
+
+@transaction.atomic
+def item_accept(*, item_id: int, reviewer, version: int, categorization: str = "") -> Item:
+    """Approve an item in review; it needs a class, given here or set before."""
+    item = Item.objects.select_for_update().get(pk=item_id)
+    if item.version != version:
+        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    if categorization and categorization != item.categorization:
+        item = item_edit(
+            item_id=item.pk,
+            user=reviewer,
+            version=version,
+            changes={"categorization": categorization},
+        )
+    if not item.categorization:
+        raise ValidationError(
+            {"categorization": "choose person, social or nation before accepting"}
+        )
+    item = item_change_status(item_id=item.pk, status=Status.ACCEPTED, user=reviewer)
+    return _mark_reviewed(item=item, reviewer=reviewer)
+
+
+@transaction.atomic
+def item_reject(*, item_id: int, reviewer, version: int, reason: str) -> Item:
+    item = Item.objects.select_for_update().get(pk=item_id)
+    if item.version != version:
+        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    if not reason.strip():
+        raise ValidationError({"reason": "say why the item is rejected"})
+    item = item_change_status(item_id=item.pk, status=Status.REJECTED, user=reviewer, reason=reason)
+    return _mark_reviewed(item=item, reviewer=reviewer)
+
+
+def _mark_reviewed(*, item: Item, reviewer) -> Item:
+    item.reviewer = reviewer
+    item.reviewed_at = timezone.now()
+    item.claimed_by = None
+    item.claim_expires_at = None
+    item.save(update_fields=["reviewer", "reviewed_at", "claimed_by", "claim_expires_at"])
+    return item

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..errors import JobNotCancellable
-from ..models import Job
+from ..models import Job, JobChunk
 
 PROGRESS_TTL_SECONDS = 24 * 3600
 
@@ -84,3 +84,56 @@ def job_cancel(*, job_id: int, user=None) -> Job:
 
 def job_is_cancelled(*, job_id: int) -> bool:
     return Job.objects.filter(pk=job_id, status=Job.State.CANCELLED).exists()
+
+
+def job_create_chunks(*, job: Job, item_ids: list[int], chunk_size: int) -> list[JobChunk]:
+    """Split a job's items into chunks that commit on their own; sets the job's total."""
+    chunks = JobChunk.objects.bulk_create(
+        JobChunk(job=job, index=n, item_ids=item_ids[start : start + chunk_size])
+        for n, start in enumerate(range(0, len(item_ids), chunk_size))
+    )
+    Job.objects.filter(pk=job.pk).update(total=len(item_ids))
+    job.total = len(item_ids)
+    return chunks
+
+
+def job_pending_chunks(*, job_id: int) -> list[int]:
+    return list(
+        JobChunk.objects.filter(job_id=job_id, done=False)
+        .order_by("index")
+        .values_list("index", flat=True)
+    )
+
+
+def job_chunk_lock(*, job_id: int, index: int) -> JobChunk | None:
+    """Lock a chunk for its final write; None when it is done already or its job is over.
+
+    Call inside the transaction that writes the chunk's results.
+    """
+    chunk = (
+        JobChunk.objects.select_for_update().select_related("job").get(job_id=job_id, index=index)
+    )
+    if chunk.done or chunk.job.is_finished:
+        return None
+    return chunk
+
+
+def job_chunk_finish(*, chunk: JobChunk) -> None:
+    """Mark a locked chunk done and count its items; part of the caller's transaction."""
+    chunk.done = True
+    chunk.finished_at = timezone.now()
+    chunk.save(update_fields=["done", "finished_at"])
+    job_advance(job_id=chunk.job_id, by=len(chunk.item_ids))
+
+
+def job_finish_if_complete(*, job_id: int, report: dict | None = None) -> bool:
+    """Succeed the job once no chunk is left; safe to call from every chunk."""
+    if JobChunk.objects.filter(job_id=job_id, done=False).exists():
+        return False
+    updates = {"status": Job.State.SUCCEEDED, "finished_at": timezone.now()}
+    if report is not None:
+        updates["report"] = report
+    finished = Job.objects.filter(
+        pk=job_id, status__in=[Job.State.QUEUED, Job.State.RUNNING]
+    ).update(**updates)
+    return bool(finished)

@@ -1,0 +1,105 @@
+"""Turn a record stream into outcomes (a draft, None for "not selected", or a RowError).
+
+Parsing and checking rows is pure Python work; writing them is mostly waiting for the
+database. BackgroundParser runs the first in a thread so the two overlap: while PostgreSQL
+stores one batch, the next is being parsed. The thread never touches the database.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+
+from ..errors import RowError
+from .base import BadRow, Converter, ItemDraft
+from .reader import RecordStream
+
+# (line, outcome): the line (or Parquet row) where the record starts, and what it became.
+Parsed = tuple[int, ItemDraft | RowError | None]
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def parse_records(stream: RecordStream, convert: Converter) -> Iterator[Parsed]:
+    """Outcomes in file order; the record's 0-based index is its row identity."""
+    name = stream.name
+    for row, (line, record) in enumerate(stream):
+        if type(record) is not dict:
+            yield line, record  # the reader's RowError for this record
+            continue
+        try:
+            yield line, convert(record, row)
+        except BadRow as exc:
+            yield line, RowError(path=name, line=line, field=exc.field, message=exc.message)
+
+
+class BackgroundParser:
+    """Iterate over lists of Parsed, produced by a thread; use as a context manager.
+
+    Exceptions of the parsing thread (e.g. UnreadableFile) are raised in the consumer, at
+    the point in the file where they happened. Leaving the block early stops the thread.
+    """
+
+    def __init__(
+        self, stream: RecordStream, convert: Converter, *, chunk_size: int = 500, depth: int = 8
+    ) -> None:
+        self._outcomes = parse_records(stream, convert)
+        self._chunk_size = chunk_size
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="import-parser", daemon=True)
+
+    def __enter__(self) -> BackgroundParser:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[list[Parsed]]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+
+    def _produce(self) -> None:
+        try:
+            chunk: list[Parsed] = []
+            for parsed in self._outcomes:
+                chunk.append(parsed)
+                if len(chunk) >= self._chunk_size:
+                    if not self._put(chunk):
+                        return
+                    chunk = []
+            if self._put(chunk):
+                self._put(_END)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(_Failure(exc))
+        finally:
+            self._outcomes.close()  # closes the file now, not at garbage collection
+
+    def _put(self, item: object) -> bool:
+        """Hand over one item; False when the consumer has gone."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False

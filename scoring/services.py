@@ -1,0 +1,323 @@
+"""The Django side of scoring: score jobs in chunks, then IFD selection (SPEC §4, §5).
+
+The numeric work is in scoring.ifd / scoring.backends; this module only reads items, hands
+texts to a scorer and writes the results, one chunk per transaction.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Item, ItemRevision, Job, JobChunk, Status
+from annotation.services import (
+    items_change_status,
+    job_chunk_finish,
+    job_chunk_lock,
+    job_create,
+    job_create_chunks,
+    job_fail,
+    job_finish_if_complete,
+    job_pending_chunks,
+    job_start,
+    job_succeed,
+)
+
+from .selectors import items_to_filter, items_to_score
+
+if TYPE_CHECKING:  # torch loads only where a model runs: workers, not every manage.py command
+    from scoring.backends import IFDScorer
+    from scoring.ifd import IFDResult
+
+
+class PipelineConfigError(ValueError):
+    """The run cannot start as asked (no model configured, contradictory options)."""
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    model: str
+    rescore: bool
+    chunk_size: int
+    batch_size: int
+    max_answer_tokens: int
+
+    @classmethod
+    def from_job(cls, job: Job) -> "ScoreParams":
+        return cls(**{k: job.params[k] for k in cls.__dataclass_fields__})
+
+
+def _configured_model(model: str | None) -> str:
+    model = model or settings.VAD_IFD_MODEL
+    if not model:
+        raise PipelineConfigError(
+            "no scoring model: set VAD_IFD_MODEL (a local path or model name) or pass --model"
+        )
+    return model
+
+
+def score_job_start(
+    *,
+    user=None,
+    model: str | None = None,
+    rescore: bool = False,
+    chunk_size: int | None = None,
+    batch_size: int | None = None,
+    max_answer_tokens: int | None = None,
+) -> Job:
+    """Create a score job over every item that needs a score and queue its chunks."""
+    params = ScoreParams(
+        model=_configured_model(model),
+        rescore=rescore,
+        chunk_size=chunk_size or settings.VAD_SCORE_CHUNK_SIZE,
+        batch_size=batch_size or settings.VAD_SCORE_BATCH_SIZE,
+        max_answer_tokens=max_answer_tokens or settings.VAD_MAX_ANSWER_TOKENS,
+    )
+    if params.chunk_size < 1 or params.batch_size < 1 or params.max_answer_tokens < 1:
+        raise PipelineConfigError("chunk size, batch size and max answer tokens must be >= 1")
+    with transaction.atomic():
+        item_ids = list(
+            items_to_score(model=params.model, rescore=rescore)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        job = job_create(kind=Job.Kind.SCORE, params=params.__dict__, user=user)
+        job_create_chunks(job=job, item_ids=item_ids, chunk_size=params.chunk_size)
+        if not item_ids:
+            job_succeed(job_id=job.pk, report={"scored": 0})
+        else:
+            transaction.on_commit(lambda: _enqueue_score_chunks(job_id=job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def score_job_resume(*, job_id: int) -> Job:
+    """Queue again the chunks of a job that are not done (after a worker was lost)."""
+    job = Job.objects.get(pk=job_id)
+    if job.kind != Job.Kind.SCORE:
+        raise PipelineConfigError(f"job {job_id} is a {job.kind} job, not a score job")
+    if job.status in (Job.State.SUCCEEDED, Job.State.CANCELLED):
+        raise PipelineConfigError(f"job {job_id} has already {job.status}")
+    # A failed job (a chunk raised) resumes where it stopped: done chunks stay done.
+    Job.objects.filter(pk=job_id, status=Job.State.FAILED).update(
+        status=Job.State.RUNNING, error="", finished_at=None
+    )
+    _enqueue_score_chunks(job_id=job_id)
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue_score_chunks(*, job_id: int) -> None:
+    from .tasks import score_chunk  # tasks import services: avoid the cycle at import time
+
+    for index in job_pending_chunks(job_id=job_id):
+        score_chunk.delay(job_id=job_id, chunk_index=index)
+
+
+def scorer_for(params: ScoreParams) -> "IFDScorer":
+    """The process-wide scorer: the model is loaded once per worker and reused."""
+    from scoring.backends import get_scorer
+
+    return get_scorer(
+        params.model,
+        device=settings.VAD_DEVICE,
+        base_url=settings.VAD_LLM_BASE_URL or None,
+        api_key=settings.VAD_LLM_API_KEY or None,
+        batch_size=params.batch_size,
+        max_answer_tokens=params.max_answer_tokens,
+    )
+
+
+def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
+    """Score one chunk and write its results; returns how many items got a score.
+
+    Idempotent: a chunk that is done, or whose items were scored meanwhile, writes nothing.
+    The model runs outside any transaction so no row is locked during GPU work.
+    """
+    chunk = JobChunk.objects.select_related("job").get(job_id=job_id, index=chunk_index)
+    if chunk.done or chunk.job.is_finished:
+        return 0
+    JobChunk.objects.filter(pk=chunk.pk).update(attempts=chunk.attempts + 1)
+    job_start(job_id=job_id)
+    params = ScoreParams.from_job(chunk.job)
+    items = list(
+        items_to_score(model=params.model, rescore=params.rescore)
+        .filter(pk__in=chunk.item_ids)
+        .only("pk", "instruction", "input", "output")
+        .order_by("pk")
+    )
+    from scoring.backends import ScoringInput
+
+    try:
+        results = scorer_for(params).score(
+            [ScoringInput(i.instruction, i.input, i.output) for i in items]
+        )
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"chunk {chunk_index}: {type(exc).__name__}: {exc}")
+        raise
+    scored = _write_scores(
+        job_id=job_id,
+        chunk_index=chunk_index,
+        params=params,
+        results={item.pk: result for item, result in zip(items, results, strict=True)},
+    )
+    job_finish_if_complete(job_id=job_id)
+    return scored
+
+
+@transaction.atomic
+def _write_scores(
+    *, job_id: int, chunk_index: int, params: ScoreParams, results: "dict[int, IFDResult]"
+) -> int:
+    chunk = job_chunk_lock(job_id=job_id, index=chunk_index)
+    if chunk is None:
+        return 0
+    # Re-read under lock: an admin may have moved an item on while the model ran.
+    items = list(
+        items_to_score(model=params.model, rescore=params.rescore)
+        .select_for_update()
+        .filter(pk__in=list(results))
+        .order_by("pk")
+    )
+    now = timezone.now()
+    revisions = []
+    for item in items:
+        result = results[item.pk]
+        if item.ifd is not None:
+            revisions.append(_ifd_revision(item=item, result=result, params=params, job_id=job_id))
+        if item.status == Status.CANDIDATE:
+            item.version += 1
+            revisions.append(
+                ItemRevision(
+                    item=item,
+                    version=item.version,
+                    field=ItemRevision.Field.STATUS,
+                    old_value=Status.CANDIDATE,
+                    new_value=Status.SCORED,
+                    reason=f"scored with {params.model}",
+                    job_id=job_id,
+                )
+            )
+            item.status = Status.SCORED
+        item.ifd = result.ifd
+        item.ifd_ppl = result.ifd_ppl
+        item.ifd_model = params.model
+        item.scored_at = now
+        item.ifd_params = {
+            "job_id": job_id,
+            "max_answer_tokens": params.max_answer_tokens,
+            "answer_tokens": result.answer_tokens,
+            "answer_cut_tokens": result.answer_cut_tokens,
+            "prompt_cut_tokens": result.prompt_cut_tokens,
+            "truncated": result.truncated,
+            "loss_cond": result.loss_cond,
+            "loss_uncond": result.loss_uncond,
+        }
+    Item.objects.bulk_update(
+        items,
+        ["ifd", "ifd_ppl", "ifd_model", "ifd_params", "scored_at", "status", "version"],
+    )
+    Item.objects.filter(pk__in=[i.pk for i in items]).update(updated_at=now)
+    ItemRevision.objects.bulk_create(revisions)
+    job_chunk_finish(chunk=chunk)
+    return len(items)
+
+
+def _ifd_revision(*, item: Item, result: "IFDResult", params: ScoreParams, job_id: int):
+    return ItemRevision(
+        item=item,
+        version=item.version,
+        field=ItemRevision.Field.IFD,
+        old_value=f"{item.ifd} ({item.ifd_model})",
+        new_value=f"{result.ifd} ({params.model})",
+        reason="rescored",
+        job_id=job_id,
+    )
+
+
+# --- Selection -----------------------------------------------------------------------------
+
+DROP_NOT_HELPFUL = "ifd >= 1: the instruction does not make the answer easier to predict"
+
+
+def filter_job_start(
+    *,
+    user=None,
+    min_ifd: float | None = None,
+    keep_top: float | None = None,
+    model: str | None = None,
+) -> Job:
+    if min_ifd is not None and keep_top is not None:
+        raise PipelineConfigError("give either --min-ifd or --keep-top, not both")
+    if keep_top is not None and not 0 < keep_top <= 1:
+        raise PipelineConfigError("--keep-top is a fraction in (0, 1]")
+    if min_ifd is not None and not math.isfinite(min_ifd):
+        raise PipelineConfigError("--min-ifd must be a finite number")
+    job = job_create(
+        kind=Job.Kind.FILTER,
+        params={"min_ifd": min_ifd, "keep_top": keep_top, "model": model},
+        user=user,
+    )
+    from .tasks import filter_items  # tasks import services: avoid the cycle at import time
+
+    transaction.on_commit(lambda: filter_items.delay(job_id=job.pk))
+    return job
+
+
+@transaction.atomic
+def filter_run(*, job_id: int) -> dict:
+    """Apply IFD selection to the scored items: drop ifd >= 1, then min-ifd or keep-top.
+
+    Kept items go to the review queue; dropped ones are filtered out with the reason.
+    """
+    job = Job.objects.select_for_update().get(pk=job_id)
+    if job.is_finished:
+        return job.report
+    job_start(job_id=job_id)
+    min_ifd, keep_top = job.params.get("min_ifd"), job.params.get("keep_top")
+    user = job.created_by
+    rows = list(
+        items_to_filter(model=job.params.get("model"))
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", "ifd")
+    )
+    not_helpful = [pk for pk, ifd in rows if ifd >= 1]
+    # Highest IFD first; ties broken by id so the same data always gives the same selection.
+    ranked = sorted(((ifd, pk) for pk, ifd in rows if ifd < 1), key=lambda r: (-r[0], r[1]))
+    if min_ifd is not None:
+        keep = [pk for ifd, pk in ranked if ifd >= min_ifd]
+        low_reason = f"ifd below --min-ifd {min_ifd}"
+    elif keep_top is not None:
+        keep = [pk for _ifd, pk in ranked[: math.floor(keep_top * len(rows) + 1e-9)]]
+        low_reason = f"not in the top {keep_top:.0%} of {len(rows)} scored items by ifd"
+    else:
+        keep = [pk for _ifd, pk in ranked]
+        low_reason = ""
+    kept = set(keep)
+    low = [pk for _ifd, pk in ranked if pk not in kept]
+    items_change_status(
+        item_ids=not_helpful,
+        status=Status.FILTERED_OUT,
+        user=user,
+        reason=DROP_NOT_HELPFUL,
+        job=job,
+    )
+    items_change_status(
+        item_ids=low, status=Status.FILTERED_OUT, user=user, reason=low_reason, job=job
+    )
+    items_change_status(item_ids=keep, status=Status.IN_REVIEW, user=user, job=job)
+    report = {
+        "considered": len(rows),
+        "dropped_ifd_ge_1": len(not_helpful),
+        "dropped_low_ifd": len(low),
+        "kept": len(keep),
+        "min_ifd": min_ifd,
+        "keep_top": keep_top,
+    }
+    job_succeed(job_id=job_id, report=report, done=len(rows))
+    Job.objects.filter(pk=job_id).update(total=len(rows))
+    return report
