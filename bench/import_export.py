@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))  # run as a plain script
 SAFERLHF_ROWS = 83_400  # PKU-SafeRLHF's size
 VAD_ROWS = 1_000_000
 NAIVE_ROWS = 5_000
-SEARCH_INDEXES = ("item_instruction_trgm", "item_output_trgm", "item_origin_gin")
+SEARCH_INDEXES = ("item_text_trgm", "item_origin_gin")
 GENERATOR_VERSION = 2  # part of the data file names: bump when the generators change
 
 TARGET_IMPORT_SECONDS = 15.0  # for 83.4k SafeRLHF rows

@@ -1,33 +1,42 @@
-import pytest
-from rest_framework.test import APIClient
+"""Shared fixtures. Django-side imports stay inside the fixtures, so the numeric-core tests
+under tests/scoring also run where only torch and transformers are installed."""
 
-from tests.factories import make_user
+import pytest
+
+
+def _api_client(user=None):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
 
 
 @pytest.fixture
 def admin_user(db):
+    from tests.factories import make_user
+
     return make_user(role="admin")
 
 
 @pytest.fixture
 def reviewer_user(db):
+    from tests.factories import make_user
+
     return make_user(role="reviewer")
 
 
 @pytest.fixture
-def admin_api(admin_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
+def admin_api(admin_user):
+    return _api_client(admin_user)
 
 
 @pytest.fixture
-def reviewer_api(reviewer_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(reviewer_user)
-    return client
+def reviewer_api(reviewer_user):
+    return _api_client(reviewer_user)
 
 
 @pytest.fixture
-def anon_api() -> APIClient:
-    return APIClient()
+def anon_api():
+    return _api_client()

@@ -9,7 +9,8 @@ _redis = f"redis://127.0.0.1:6379/{15 - _index}"
 # Under xdist pytest-django names each worker's database; a plain run gets its own name so
 # that two runs on one machine (developers, helpers) never drop each other's database.
 _db_name = "vad_review" if "PYTEST_XDIST_WORKER" in os.environ else f"vad_review_p{os.getpid()}"
-os.environ.setdefault("DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{_db_name}")
+if not os.environ.get("DATABASE_URL"):
+    os.environ["DATABASE_URL"] = f"postgres://postgres:postgres@127.0.0.1:5432/{_db_name}"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-not-used-anywhere-else")
 os.environ.setdefault("CELERY_BROKER_URL", _redis)
 os.environ.setdefault("VAD_CACHE_URL", _redis)

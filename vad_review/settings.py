@@ -93,7 +93,7 @@ TEMPLATES = [
 VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -149,7 +149,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Celery (SPEC §5). Tasks are acked late and re-queued when a worker dies, so the broker's
 # visibility timeout must exceed the longest task, which the time limits bound.
 VAD_TASKS_EAGER = env_bool("VAD_TASKS_EAGER", False)
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
 CELERY_TASK_ALWAYS_EAGER = VAD_TASKS_EAGER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True

@@ -98,11 +98,12 @@ def test_remote_scores_match_the_local_model(fake_server, llama_with_bos, mixed_
         assert got.ifd_ppl == pytest.approx(want.ifd_ppl, rel=1e-4)
         assert (got.answer_tokens, got.truncated) == (want.answer_tokens, want.truncated)
 
-    assert len(state.requests) == 4  # 20 pairs, 6 per request
-    request = state.requests[0]
-    assert request["model"] == "toy"
-    assert request["prompt_logprobs"] == 0 and request["max_tokens"] == 1
-    assert len(request["prompt"]) == 12  # conditioned and unconditioned sequence of 6 pairs
+    # 20 pairs, 6 per request, each pair as its conditioned and unconditioned sequence; the
+    # requests run concurrently, so they may arrive in any order.
+    assert sorted(len(request["prompt"]) for request in state.requests) == [4, 12, 12, 12]
+    for request in state.requests:
+        assert request["model"] == "toy"
+        assert request["prompt_logprobs"] == 0 and request["max_tokens"] == 1
     assert set(state.authorizations) == {"Bearer secret"}
 
 
