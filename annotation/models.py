@@ -65,8 +65,15 @@ class Item(models.Model):
 
     origin = models.JSONField(default=dict, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    # Nullable links that most items leave empty are indexed only where set (see Meta):
+    # an index entry per NULL would cost every bulk import and serve no query.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        db_index=False,
     )
     import_job = models.ForeignKey(
         "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="imported_items"
@@ -78,6 +85,7 @@ class Item(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reviewed_items",
+        db_index=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.ForeignKey(
@@ -86,6 +94,7 @@ class Item(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="claimed_items",
+        db_index=False,
     )
     claim_expires_at = models.DateTimeField(null=True, blank=True)
 
@@ -125,6 +134,12 @@ class Item(models.Model):
             models.Index(fields=["categorization", "status"], name="item_category_status"),
             models.Index(fields=["status", "ifd"], name="item_status_ifd"),
             models.Index(fields=["updated_at"], name="item_updated_at"),
+            models.Index(fields=["parent"], name="item_parent", condition=Q(parent__isnull=False)),
+            models.Index(
+                fields=["reviewer", "reviewed_at"],
+                name="item_reviewer",
+                condition=Q(reviewer__isnull=False),
+            ),
             models.Index(
                 fields=["claimed_by", "claim_expires_at"],
                 name="item_in_review_claims",

@@ -125,8 +125,6 @@ def make_converter(options: ImportOptions) -> Converter:
                 "split": split,
                 "row": row,
                 "license": LICENSE,
-                "en_instruction": prompt,
-                "en_output": answer,
                 # The prompt's risk area: the chosen safe response has no category of its own.
                 "harm_categories": sorted({*harm[0], *harm[1]}),
                 "severity": max(severity),

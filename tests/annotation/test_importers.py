@@ -270,8 +270,6 @@ def test_a_kept_saferlhf_row_becomes_an_english_pair_with_its_provenance():
         "split": "test",
         "row": 3,
         "license": "CC-BY-NC-4.0",
-        "en_instruction": row["prompt"],
-        "en_output": row["response_1"],
         "harm_categories": sorted(flagged),
         "severity": max(row["response_0_severity_level"], row["response_1_severity_level"]),
         "response_source": row["response_1_source"],

@@ -102,3 +102,22 @@ def test_edit_cannot_empty_the_instruction(reviewer_user):
     item = make_item()
     with pytest.raises(ValidationError):
         item_edit(item_id=item.pk, user=reviewer_user, version=1, changes={"instruction": "  "})
+
+
+def test_translation_keeps_the_english_beside_the_chinese(admin_user):
+    from annotation.services import item_apply_translation
+
+    item = make_item(
+        instruction="How do I recycle batteries?",
+        output="Take them to a collection point.",
+        source="translated",
+        status=Status.PENDING_TRANSLATION,
+    )
+    translated = item_apply_translation(
+        item_id=item.pk, instruction="电池怎么回收？", output="送到回收点。", user=admin_user
+    )
+    assert (translated.status, translated.version) == (Status.CANDIDATE, 2)
+    assert translated.origin["en_instruction"] == "How do I recycle batteries?"
+    assert translated.origin["en_output"] == "Take them to a collection point."
+    changed = set(ItemRevision.objects.filter(item=item).values_list("field", flat=True))
+    assert changed == {"instruction", "output", "status"}
