@@ -14,7 +14,14 @@ from rest_framework.views import APIView
 from ..filters import ItemFilter
 from ..models import Item, ItemRevision
 from ..permissions import IsAdminOrReviewer
-from ..selectors import item_detail, item_list
+from ..selectors import ITEM_API_FIELDS, item_detail, item_list
+
+# The selector loads these columns; the API names the ids and the reviewer without suffixes.
+_API_NAMES = {
+    "parent_id": "parent",
+    "import_job_id": "import_job",
+    "reviewer__username": "reviewer",
+}
 
 
 class ItemCursorPagination(CursorPagination):
@@ -35,32 +42,7 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = [
-            "id",
-            "instruction",
-            "input",
-            "output",
-            "source",
-            "categorization",
-            "status",
-            "status_reason",
-            "version",
-            "content_hash",
-            "source_key",
-            "ifd",
-            "ifd_ppl",
-            "ifd_model",
-            "ifd_params",
-            "scored_at",
-            "origin",
-            "flags",
-            "parent",
-            "import_job",
-            "reviewer",
-            "reviewed_at",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [_API_NAMES.get(name, name) for name in ITEM_API_FIELDS]
         read_only_fields = fields
 
 
