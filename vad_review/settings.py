@@ -163,7 +163,11 @@ CELERY_TASK_ROUTES = {"scoring.tasks.score_chunk": {"queue": "gpu"}}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("VAD_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_TIME_LIMIT = env_int("VAD_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("VAD_BROKER_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT)
+    "visibility_timeout": env_int("VAD_BROKER_VISIBILITY_TIMEOUT", 2 * CELERY_TASK_TIME_LIMIT),
+    # A lost worker's tasks come back after the visibility timeout plus up to
+    # interval x throttle seconds (kombu's sweep of unacknowledged messages).
+    "unacked_restore_interval": env_int("VAD_BROKER_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("VAD_BROKER_RESTORE_THROTTLE", 10),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"

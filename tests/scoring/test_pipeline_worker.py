@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from annotation.models import Item, Job, Status
+from annotation.models import Item, ItemRevision, Job, JobChunk, Status
 from annotation.services import import_file
 from scoring import services
 from scoring.backends import ScoringInput, get_scorer
@@ -33,10 +34,8 @@ def model_path(tmp_path_factory) -> str:
     return str(build_toy_model(tmp_path_factory.mktemp("worker-model") / "toy", seed=11))
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, model_path, tmp_path):
+def _start_worker(*, model_path: str, log_path: Path, extra_env: dict | None = None):
     """A real `celery worker` on the gpu and default queues, using this test's database."""
-    log_path = tmp_path / "worker.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -45,8 +44,8 @@ def celery_worker_process(transactional_db, model_path, tmp_path):
         "VAD_IFD_MODEL": model_path,
         "VAD_DEVICE": "cpu",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
-    celery_app.control.purge()
     with log_path.open("w") as log:
         worker = subprocess.Popen(
             [
@@ -62,13 +61,35 @@ def celery_worker_process(transactional_db, model_path, tmp_path):
         assert worker.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "worker did not start:\n" + log_path.read_text()
         time.sleep(0.2)
+    return worker
+
+
+@pytest.fixture
+def workers(transactional_db, tmp_path):
+    """Start real workers; they are stopped (killed if need be) after the test."""
+    started = []
+    celery_app.control.purge()
     celery_app.conf.task_always_eager = False
+
+    def start(model_path: str, **extra_env):
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        started.append(_start_worker(model_path=model_path, log_path=log_path, extra_env=extra_env))
+        return started[-1]
+
     try:
-        yield log_path
+        yield start
     finally:
         celery_app.conf.task_always_eager = True
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in started:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+        celery_app.control.purge()
+
+
+@pytest.fixture
+def celery_worker_process(workers, model_path):
+    return workers(model_path)
 
 
 def _wait_for(job: Job, timeout: float = 120) -> Job:
@@ -131,3 +152,42 @@ def test_import_score_filter_through_a_real_worker(celery_worker_process, vad_fi
     kept = set(Item.objects.filter(status=Status.IN_REVIEW).values_list("pk", flat=True))
     assert kept == expected_kept
     assert Item.objects.filter(status=Status.FILTERED_OUT).count() == 20 - len(expected_kept)
+
+
+@pytest.fixture(scope="module")
+def slow_model_path(tmp_path_factory) -> str:
+    """Big enough that one chunk takes seconds on the CPU, so a worker can die inside it."""
+    path = tmp_path_factory.mktemp("slow-model") / "toy"
+    return str(build_toy_model(path, hidden_size=384, num_layers=6, num_heads=6, seed=12))
+
+
+def test_a_worker_killed_inside_a_chunk_loses_nothing_and_duplicates_nothing(
+    workers, slow_model_path, vad_file
+):
+    import_file(path=vad_file, fmt="vad")
+    # One task per chunk; an unacknowledged task comes back within a few seconds.
+    env = {
+        "VAD_BROKER_VISIBILITY_TIMEOUT": "2",
+        "VAD_BROKER_RESTORE_INTERVAL": "1",
+        "VAD_BROKER_RESTORE_THROTTLE": "1",
+    }
+    first = workers(slow_model_path, **env)
+    job = services.score_job_start(model=slow_model_path, chunk_size=20, batch_size=1)
+    chunk = job.chunks.get()
+    deadline = time.monotonic() + 60
+    while not JobChunk.objects.filter(pk=chunk.pk, attempts__gte=1).exists():
+        assert time.monotonic() < deadline, "the first worker never started the chunk"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)  # mid-chunk: the model is still running
+    first.wait(timeout=10)
+    chunk.refresh_from_db()
+    assert not chunk.done
+    assert not Item.objects.filter(status=Status.SCORED).exists()
+
+    workers(slow_model_path, **env)  # the task was never acknowledged: it is redelivered
+    job = _wait_for(job, timeout=60)
+    chunk.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("succeeded", 20, 20), job.error
+    assert chunk.done and chunk.attempts == 2
+    assert Item.objects.filter(status=Status.SCORED).count() == 20
+    assert ItemRevision.objects.filter(field="status", new_value=Status.SCORED).count() == 20
