@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
@@ -25,6 +26,7 @@ from annotation.services import (
     job_start,
     job_succeed,
 )
+from annotation.services.items import status_revision
 
 from .selectors import items_to_filter, items_to_score
 
@@ -140,7 +142,7 @@ def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
     chunk = JobChunk.objects.select_related("job").get(job_id=job_id, index=chunk_index)
     if chunk.done or chunk.job.is_finished:
         return 0
-    JobChunk.objects.filter(pk=chunk.pk).update(attempts=chunk.attempts + 1)
+    JobChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
     job_start(job_id=job_id)
     params = ScoreParams.from_job(chunk.job)
     items = list(
@@ -191,12 +193,12 @@ def _write_scores(
         if item.status == Status.CANDIDATE:
             item.version += 1
             revisions.append(
-                ItemRevision(
-                    item=item,
+                status_revision(
+                    item_id=item.pk,
                     version=item.version,
-                    field=ItemRevision.Field.STATUS,
-                    old_value=Status.CANDIDATE,
-                    new_value=Status.SCORED,
+                    old=Status.CANDIDATE,
+                    new=Status.SCORED,
+                    user=None,
                     reason=f"scored with {params.model}",
                     job_id=job_id,
                 )

@@ -2,19 +2,10 @@
 
 from django.db import transaction
 
-from ..errors import DuplicateContent
 from ..hashing import content_hash
 from ..lifecycle import check_transition
 from ..models import Item, ItemRevision, Source, Status
-
-
-def _refuse_duplicate(*, item_id: int | None, digest: str) -> None:
-    other = (
-        Item.objects.filter(content_hash=digest).exclude(pk=item_id).values_list("pk", flat=True)
-    )
-    other_id = other.first()
-    if other_id is not None:
-        raise DuplicateContent(item_id=item_id, other_id=other_id)
+from .items import refuse_duplicate_content, status_revision
 
 
 @transaction.atomic
@@ -26,7 +17,7 @@ def item_apply_translation(
     check_transition(item_id=item.pk, current=item.status, target=Status.CANDIDATE)
     new = {"instruction": instruction, "input": input, "output": output}
     digest = content_hash(source=item.source, categorization=item.categorization, **new)
-    _refuse_duplicate(item_id=item.pk, digest=digest)
+    refuse_duplicate_content(item_id=item.pk, digest=digest)
     item.version += 1
     revisions = [
         ItemRevision(
@@ -43,15 +34,14 @@ def item_apply_translation(
         if getattr(item, field) != value
     ]
     revisions.append(
-        ItemRevision(
-            item=item,
+        status_revision(
+            item_id=item.pk,
             version=item.version,
-            field=ItemRevision.Field.STATUS,
-            old_value=item.status,
-            new_value=Status.CANDIDATE,
-            reason="translated",
+            old=item.status,
+            new=Status.CANDIDATE,
             user=user,
-            job=job,
+            reason="translated",
+            job_id=job.pk if job else None,
         )
     )
     origin = dict(item.origin)
@@ -86,7 +76,7 @@ def item_create_evolved(
     parent = Item.objects.get(pk=parent_id)
     fields = {"instruction": instruction, "input": input, "output": output}
     digest = content_hash(source=Source.SYNTHETIC, categorization="", **fields)
-    _refuse_duplicate(item_id=None, digest=digest)
+    refuse_duplicate_content(item_id=None, digest=digest)
     origin = {
         "dataset": parent.origin.get("dataset"),
         "license": parent.origin.get("license"),

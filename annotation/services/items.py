@@ -1,6 +1,6 @@
 """Writes to items: status changes and edits, each recorded as revisions (SPEC §2)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ..errors import DuplicateContent, StaleEdit
 from ..hashing import VAD_FIELDS, content_hash
-from ..lifecycle import InvalidTransition, check_transition
+from ..lifecycle import check_transition
 from ..models import (
     STATUSES_WITHOUT_OUTPUT,
     Categorization,
@@ -27,9 +27,10 @@ def item_content_hash(item: Item) -> str:
     return content_hash(**{field: getattr(item, field) for field in VAD_FIELDS})
 
 
-def _status_revision(
-    *, item_id: int, version: int, old: str, new: str, user, reason: str, job: Job | None
+def status_revision(
+    *, item_id: int, version: int, old: str, new: str, user, reason: str, job_id: int | None
 ) -> ItemRevision:
+    """The revision that records one status change (unsaved; callers write them in bulk)."""
     return ItemRevision(
         item_id=item_id,
         version=version,
@@ -38,7 +39,7 @@ def _status_revision(
         new_value=new,
         reason=reason,
         user=user,
-        job=job,
+        job_id=job_id,
     )
 
 
@@ -48,14 +49,14 @@ def item_change_status(
 ) -> Item:
     item = Item.objects.select_for_update().get(pk=item_id)
     check_transition(item_id=item.pk, current=item.status, target=status)
-    revision = _status_revision(
+    revision = status_revision(
         item_id=item.pk,
         version=item.version + 1,
         old=item.status,
         new=status,
         user=user,
         reason=reason,
-        job=job,
+        job_id=job.pk if job else None,
     )
     item.status = status
     item.status_reason = reason
@@ -96,19 +97,28 @@ def items_change_status(
             status=status, status_reason=reason, version=F("version") + 1, updated_at=now
         )
         ItemRevision.objects.bulk_create(
-            _status_revision(
+            status_revision(
                 item_id=pk,
                 version=version + 1,
                 old=current,
                 new=status,
                 user=user,
                 reason=reason,
-                job=job,
+                job_id=job.pk if job else None,
             )
             for pk, current, version in rows
         )
         moved += len(rows)
     return moved
+
+
+def refuse_duplicate_content(*, item_id: int | None, digest: str) -> None:
+    """Raise DuplicateContent naming another item that already has this content hash."""
+    other_id = (
+        Item.objects.filter(content_hash=digest).exclude(pk=item_id).values_list("pk", flat=True)
+    ).first()
+    if other_id is not None:
+        raise DuplicateContent(item_id=item_id, other_id=other_id)
 
 
 def _validate_edit(item: Item) -> None:
@@ -145,11 +155,7 @@ def item_edit(
         setattr(item, field, value)
     _validate_edit(item)
     new_hash = item_content_hash(item)
-    other_id = (
-        Item.objects.filter(content_hash=new_hash).exclude(pk=item.pk).values_list("pk", flat=True)
-    ).first()
-    if other_id is not None:
-        raise DuplicateContent(item_id=item.pk, other_id=other_id)
+    refuse_duplicate_content(item_id=item.pk, digest=new_hash)
     item.version += 1
     item.content_hash = new_hash
     item.save(update_fields=[*changed, "content_hash", "version", "updated_at"])
@@ -166,17 +172,6 @@ def item_edit(
         for field, value in changed.items()
     )
     return item
-
-
-def items_check_transitions(*, rows: Sequence[tuple[int, str]], status: str) -> list[str]:
-    """Messages for the items (id, current status) that may not move to `status`."""
-    problems = []
-    for pk, current in rows:
-        try:
-            check_transition(item_id=pk, current=current, target=status)
-        except InvalidTransition as exc:
-            problems.append(str(exc))
-    return problems
 
 
 @transaction.atomic

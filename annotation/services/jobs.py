@@ -23,14 +23,11 @@ def job_create(*, kind: str, params: dict, user=None, total: int = 0) -> Job:
     return Job.objects.create(kind=kind, params=params, created_by=user, total=total)
 
 
-def job_start(*, job_id: int, total: int | None = None) -> Job:
+def job_start(*, job_id: int) -> Job:
     """Mark running (idempotent: a redelivered task finds it running already)."""
-    updates = {"status": Job.State.RUNNING, "started_at": timezone.now()}
-    if total is not None:
-        updates["total"] = total
-    Job.objects.filter(pk=job_id, status=Job.State.QUEUED).update(**updates)
-    if total is not None:
-        Job.objects.filter(pk=job_id).update(total=total)
+    Job.objects.filter(pk=job_id, status=Job.State.QUEUED).update(
+        status=Job.State.RUNNING, started_at=timezone.now()
+    )
     return Job.objects.get(pk=job_id)
 
 
