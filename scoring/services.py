@@ -208,6 +208,7 @@ def _write_scores(
         item.ifd_ppl = result.ifd_ppl
         item.ifd_model = params.model
         item.scored_at = now
+        item.updated_at = now
         item.ifd_params = {
             "job_id": job_id,
             "max_answer_tokens": params.max_answer_tokens,
@@ -218,11 +219,20 @@ def _write_scores(
             "loss_cond": result.loss_cond,
             "loss_uncond": result.loss_uncond,
         }
+    # bulk_update leaves auto_now alone, so updated_at is set above and listed here.
     Item.objects.bulk_update(
         items,
-        ["ifd", "ifd_ppl", "ifd_model", "ifd_params", "scored_at", "status", "version"],
+        [
+            "ifd",
+            "ifd_ppl",
+            "ifd_model",
+            "ifd_params",
+            "scored_at",
+            "status",
+            "version",
+            "updated_at",
+        ],
     )
-    Item.objects.filter(pk__in=[i.pk for i in items]).update(updated_at=now)
     ItemRevision.objects.bulk_create(revisions)
     job_chunk_finish(chunk=chunk)
     return len(items)

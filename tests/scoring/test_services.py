@@ -73,6 +73,7 @@ def test_score_job_scores_every_candidate_like_the_numeric_core(
         assert item.ifd_params["max_answer_tokens"] == 512
         assert item.ifd_params["answer_tokens"] == result.answer_tokens
         assert item.ifd_params["job_id"] == job.pk
+        assert item.updated_at == item.scored_at  # exports filtered by updated_after see it
         assert item.revisions.get(field="status").new_value == Status.SCORED
 
 
