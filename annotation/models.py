@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .fields import AsciiKeyField
+
 
 class Source(models.TextChoices):
     MANUAL = "manual", _("manual")
@@ -53,8 +55,8 @@ class Item(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.CANDIDATE)
     status_reason = models.TextField(blank=True, default="")
     version = models.PositiveIntegerField(default=1)
-    content_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    source_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    content_hash = AsciiKeyField(max_length=64, null=True, blank=True)
+    source_key = AsciiKeyField(max_length=255, null=True, blank=True)
 
     ifd = models.FloatField(null=True, blank=True)
     ifd_ppl = models.FloatField(null=True, blank=True)
@@ -104,6 +106,8 @@ class Item(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.UniqueConstraint(fields=["content_hash"], name="item_content_hash_unique"),
+            models.UniqueConstraint(fields=["source_key"], name="item_source_key_unique"),
             models.CheckConstraint(
                 condition=_in_choices("source", Source), name="item_source_valid"
             ),
@@ -131,8 +135,16 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["status", "id"], name="item_status_id"),
             models.Index(fields=["source", "status"], name="item_source_status"),
-            models.Index(fields=["categorization", "status"], name="item_category_status"),
-            models.Index(fields=["status", "ifd"], name="item_status_ifd"),
+            # Partial: items waiting for translation (most of a SafeRLHF import) have neither
+            # a category nor a score, and leaving them out keeps imports fast.
+            models.Index(
+                fields=["categorization", "status"],
+                name="item_category_status",
+                condition=~Q(categorization=""),
+            ),
+            models.Index(
+                fields=["status", "ifd"], name="item_status_ifd", condition=Q(ifd__isnull=False)
+            ),
             models.Index(fields=["updated_at"], name="item_updated_at"),
             models.Index(fields=["parent"], name="item_parent", condition=Q(parent__isnull=False)),
             models.Index(

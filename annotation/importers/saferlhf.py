@@ -39,6 +39,7 @@ _HARM = tuple(f"response_{i}_harm_category" for i in RESPONSES)
 _SEVERITY = tuple(f"response_{i}_severity_level" for i in RESPONSES)
 _SHA256 = tuple(f"response_{i}_sha256" for i in RESPONSES)
 _RESPONSE_SOURCE = tuple(f"response_{i}_source" for i in RESPONSES)
+_BOOL = frozenset({bool})
 
 
 def response_sha256(prompt: str, response: str) -> str:
@@ -62,12 +63,11 @@ def _flagged_categories(record: Mapping[str, Any], name: str) -> list[str]:
     if type(categories) is not dict:
         require(record, name)
         raise BadRow(name, f"must be an object of harm categories, not {json_type(categories)}")
-    flagged = [category for category, flag in categories.items() if flag is True]
-    if len(flagged) < len(categories):
+    if not set(map(type, categories.values())) <= _BOOL:
         for category, flag in categories.items():
             if type(flag) is not bool:
                 raise BadRow(name, f"{category!r} must be true or false, not {json_type(flag)}")
-    return flagged
+    return [category for category, flag in categories.items() if flag]
 
 
 def _checked_sha256(record: Mapping[str, Any], index: int, prompt: str, response: str) -> str:

@@ -1,0 +1,20 @@
+"""Model fields with database behaviour of their own."""
+
+from django.db import models
+
+
+class AsciiKeyField(models.CharField):
+    """A CharField for ASCII keys matched only for equality (hex digests, source keys).
+
+    On PostgreSQL the column gets the "C" collation: its B-tree compares bytes instead of
+    going through the locale, which makes every insert into a unique index on random keys
+    markedly cheaper (about a third of an import's index time), and LIKE 'prefix%' can use
+    that index directly. Declare uniqueness with a UniqueConstraint rather than unique=True,
+    which would add a second varchar_pattern_ops index that such a column does not need.
+    """
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
