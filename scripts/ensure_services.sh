@@ -17,7 +17,8 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-apt_install postgresql redis-server gettext
+# chromium and its CJK fonts: the browser tests (tests/e2e) drive Debian's Chromium.
+apt_install postgresql redis-server gettext chromium fonts-noto-cjk
 
 PGHOST=127.0.0.1; PGPORT=5432
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then

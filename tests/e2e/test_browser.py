@@ -1,0 +1,120 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright against a live server.
+
+What the Django test client cannot show: the login form's CSRF token round trip in a
+browser, htmx actually loaded from our static files, Chinese glyphs drawn with a real font,
+and the language menu switching on its own (it submits on change, by script).
+"""
+
+import os
+
+import pytest
+
+from annotation.models import Status
+from tests.factories import make_item, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "browser-pw-123"
+
+# Two different characters drawn on a canvas: with a CJK font they differ, as missing-glyph
+# boxes they are the same pixels.
+_GLYPHS_DIFFER = """() => {
+  const draw = (text) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 40; canvas.height = 40;
+    const context = canvas.getContext("2d");
+    context.font = "32px sans-serif";
+    context.fillText(text, 2, 32);
+    return canvas.toDataURL();
+  };
+  return draw("概") !== draw("览");
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between browser steps are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def _log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+
+
+def test_a_reviewer_logs_in_reads_the_dashboard_switches_language_and_logs_out(page, live_server):
+    make_user(role="reviewer", username="lin", password=PASSWORD)
+    for status in (Status.ACCEPTED, Status.ACCEPTED, Status.IN_REVIEW):
+        make_item(status=status, categorization="social")
+
+    _log_in(page, live_server, "lin")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.locator("h1").inner_text() == "概览"
+    assert page.locator('td[data-status="accepted"]').inner_text() == "2"
+    assert page.locator('td[data-status="in_review"]').inner_text() == "1"
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert page.evaluate(_GLYPHS_DIFFER), "Chinese is drawn as missing-glyph boxes"
+    assert "最近任务" not in page.content()  # jobs are for admins
+
+    page.select_option("select[name=language]", "en")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert page.locator("h2").first.inner_text() == "Items by status"
+
+    page.click("text=Log out")
+    page.wait_for_url("**/accounts/login/")
+    assert page.locator("h1").inner_text() == "Log in"  # the language choice outlives the session
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+
+
+def test_a_wrong_password_keeps_the_login_page_with_an_error(page, live_server):
+    make_user(role="reviewer", username="wang", password=PASSWORD)
+    _log_in(page, live_server, "wang", password="not-the-password")
+    page.wait_for_selector("p.error")
+    assert "用户名或密码不正确" in page.locator("p.error").inner_text()
+    assert "/accounts/login/" in page.url
+
+
+def test_user_text_is_shown_as_text_not_markup(page, live_server):
+    make_user(role="admin", username="<b>zhao</b>", password=PASSWORD)
+    _log_in(page, live_server, "<b>zhao</b>")
+    page.wait_for_selector("span.who")
+    assert page.locator("span.who").inner_text() == "<b>zhao</b>"
+    assert page.locator("span.who b").count() == 0
+    assert "最近任务" in page.content()
