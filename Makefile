@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+messages: export DEBUG = 1
 messages: install
 	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null
 

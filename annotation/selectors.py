@@ -27,6 +27,10 @@ def job_list() -> QuerySet[Job]:
     return Job.objects.select_related("created_by").order_by("-id")
 
 
+def job_any_active() -> bool:
+    return Job.objects.exclude(status__in=Job.FINISHED_STATES).exists()
+
+
 def job_progress(*, job: Job) -> tuple[int, int]:
     """done/total, from the cache while a job publishes progress there (imports), else the row."""
     if job.status == Job.State.RUNNING:

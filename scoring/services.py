@@ -56,7 +56,7 @@ def _configured_model(model: str | None) -> str:
     model = model or settings.VAD_IFD_MODEL
     if not model:
         raise PipelineConfigError(
-            "no scoring model: set VAD_IFD_MODEL (a local path or model name) or pass --model"
+            "no scoring model: set VAD_IFD_MODEL or name one (a local directory or a model name)"
         )
     return model
 

@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/pipeline/", include("scoring.api.urls")),
     path("api/v1/", include("annotation.api.urls")),
+    path("pipeline/", include("scoring.urls")),
     path("", include("annotation.urls")),
 ]

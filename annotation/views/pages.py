@@ -1,17 +1,55 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from scoring.views import pipeline_forms
+
 from .. import selectors
-from ..permissions import ReviewerRequiredMixin, is_admin
+from ..permissions import AdminRequiredMixin, ReviewerRequiredMixin, is_admin
+
+RECENT_JOBS = 10
+
+
+def item_counts_context() -> dict:
+    return {
+        "status_counts": selectors.item_status_counts(),
+        "source_counts": selectors.item_source_counts(),
+        "jobs_active": selectors.job_any_active(),
+    }
+
+
+def job_table_context() -> dict:
+    return {
+        "job_rows": [
+            (job, *selectors.job_progress(job=job)) for job in selectors.job_list()[:RECENT_JOBS]
+        ],
+        "jobs_active": selectors.job_any_active(),
+    }
 
 
 class DashboardView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
     template_name = "annotation/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["status_counts"] = selectors.item_status_counts()
-        context["source_counts"] = selectors.item_source_counts()
+        context = {**super().get_context_data(**kwargs), **item_counts_context()}
         if is_admin(self.request.user):
-            context["recent_jobs"] = selectors.job_list()[:10]
+            context.update(job_table_context())
+            context.update(pipeline_forms())
         return context
+
+
+class ItemCountsView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
+    """The dashboard's item counts alone, for htmx to reload."""
+
+    template_name = "annotation/partials/item_counts.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **item_counts_context()}
+
+
+class JobTableView(LoginRequiredMixin, AdminRequiredMixin, TemplateView):
+    """The dashboard's job table alone, for htmx to reload."""
+
+    template_name = "annotation/partials/job_table.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **job_table_context()}

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from tests.factories import make_user
+from tests.factories import make_item, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +52,14 @@ def test_logout_is_a_post_with_csrf(reviewer_user):
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
     assert client.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_item_counts_reload_for_reviewers_only(reviewer_user):
+    make_item(status="in_review", categorization="person")
+    assert Client().get("/items/counts/").status_code == 302
+    outsider = make_user(role="reviewer", username="counts-outsider")
+    outsider.groups.clear()
+    assert _client(outsider).get("/items/counts/").status_code == 403
+    fragment = _client(reviewer_user).get("/items/counts/").content.decode()
+    assert '<td data-status="in_review">1</td>' in fragment
+    assert "<html" not in fragment and "every 2s" not in fragment  # no job runs: no polling

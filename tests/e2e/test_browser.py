@@ -118,3 +118,32 @@ def test_user_text_is_shown_as_text_not_markup(page, live_server):
     assert page.locator("span.who").inner_text() == "<b>zhao</b>"
     assert page.locator("span.who b").count() == 0
     assert "最近任务" in page.content()
+
+
+def test_an_admin_starts_a_filter_job_from_the_panel_and_watches_it_finish(page, live_server):
+    make_user(role="admin", username="chen", password=PASSWORD)
+    make_item(status=Status.SCORED, ifd=0.4, ifd_model="toy")
+    make_item(status=Status.SCORED, ifd=1.3, ifd_model="toy")
+    _log_in(page, live_server, "chen")
+    page.wait_for_selector("#filter-form")
+    assert page.locator("#pipeline h2").inner_text() == "处理流程"
+
+    # A fraction above 1 is refused in place: no reload, no job.
+    page.check("#filter-form input[value=keep_top]")
+    page.fill("#filter-form input[name=value]", "1.5")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_selector("#filter-form .errorlist")
+    assert page.locator("tr[data-job]").count() == 0
+
+    page.check("#filter-form input[value=drop_only]")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_selector("#pipeline .notice")
+    # The job table reloads itself when the panel says a job has started.
+    status = page.locator("tr[data-job] td[data-job-status]")
+    status.wait_for()
+    assert status.get_attribute("data-job-status") == "succeeded"
+    # So do the counts: one item went to review, one was filtered out.
+    page.wait_for_function(
+        "document.querySelector('td[data-status=in_review]').textContent === '1'"
+    )
+    assert page.locator('td[data-status="filtered_out"]').inner_text() == "1"
