@@ -13,7 +13,6 @@ def item_counts_context() -> dict:
     return {
         "status_counts": selectors.item_status_counts(),
         "source_counts": selectors.item_source_counts(),
-        "jobs_active": selectors.job_any_active(),
     }
 
 
@@ -22,11 +21,17 @@ def job_table_context() -> dict:
         "job_rows": [
             (job, *selectors.job_progress(job=job)) for job in selectors.job_list()[:RECENT_JOBS]
         ],
-        "jobs_active": selectors.job_any_active(),
     }
 
 
-class DashboardView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
+class _JobsActiveMixin:
+    """The partials poll while any job is unfinished; each page asks the database once."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "jobs_active": selectors.job_any_active()}
+
+
+class DashboardView(LoginRequiredMixin, ReviewerRequiredMixin, _JobsActiveMixin, TemplateView):
     template_name = "annotation/dashboard.html"
 
     def get_context_data(self, **kwargs):
@@ -37,7 +42,7 @@ class DashboardView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
         return context
 
 
-class ItemCountsView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
+class ItemCountsView(LoginRequiredMixin, ReviewerRequiredMixin, _JobsActiveMixin, TemplateView):
     """The dashboard's item counts alone, for htmx to reload."""
 
     template_name = "annotation/partials/item_counts.html"
@@ -46,7 +51,7 @@ class ItemCountsView(LoginRequiredMixin, ReviewerRequiredMixin, TemplateView):
         return {**super().get_context_data(**kwargs), **item_counts_context()}
 
 
-class JobTableView(LoginRequiredMixin, AdminRequiredMixin, TemplateView):
+class JobTableView(LoginRequiredMixin, AdminRequiredMixin, _JobsActiveMixin, TemplateView):
     """The dashboard's job table alone, for htmx to reload."""
 
     template_name = "annotation/partials/job_table.html"
