@@ -71,6 +71,9 @@ class ImportFormat:
     description: str
     rules: tuple[str, ...]
     make_converter: Callable[[ImportOptions], Converter]
+    # Optional: decodes a JSON line straight into the record type the converter takes, or
+    # returns None to leave that line to the general path (a dict, checked by the converter).
+    line_decoder: Callable[[bytes], Any] | None = None
 
     @property
     def default_rule(self) -> str:
@@ -95,17 +98,24 @@ def _wrong_type(record: Mapping[str, Any], name: str, expected: str) -> BadRow:
 # The checks below take the common case (right type) first and look closer only on failure.
 
 
+def is_usable_text(value: str) -> bool:
+    """Whether ``text`` takes a string as it is: not empty or all whitespace, no NUL."""
+    return bool(value) and not value.isspace() and "\x00" not in value
+
+
 def text(record: Mapping[str, Any], name: str, *, allow_empty: bool = False) -> str:
     """A string field, stored exactly as given (never trimmed)."""
     value = record.get(name)
     if type(value) is not str:
         raise _wrong_type(record, name, "a string")
-    if not allow_empty and (not value or value.isspace()):
-        raise BadRow(name, "must not be empty")
+    if is_usable_text(value) or (allow_empty and not value):
+        return value
     if "\x00" in value:
         # PostgreSQL text and jsonb cannot hold NUL; refuse it here with a readable message.
         raise BadRow(name, "contains a NUL character (\\u0000)")
-    return value
+    if allow_empty and value.isspace():
+        return value
+    raise BadRow(name, "must not be empty")
 
 
 def boolean(record: Mapping[str, Any], name: str) -> bool:

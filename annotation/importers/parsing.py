@@ -31,8 +31,8 @@ def parse_records(stream: RecordStream, convert: Converter) -> Iterator[Parsed]:
     """Outcomes in file order; the record's 0-based index is its row identity."""
     name = stream.name
     for row, (line, record) in enumerate(stream):
-        if type(record) is not dict:
-            yield line, record  # the reader's RowError for this record
+        if type(record) is RowError:
+            yield line, record  # the reader's verdict on this record
             continue
         try:
             yield line, convert(record, row)

@@ -18,7 +18,7 @@ import codecs
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -48,8 +48,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
 _TRUNCATION_MARGIN = 12
 
 # A record as yielded: (line where it starts, the parsed object or the RowError saying why
-# that record cannot be used). Parquet rows count as lines, 1-based.
-Record = tuple[int, "dict[str, Any] | RowError"]
+# that record cannot be used). The object is a dict, or what the line decoder made of a JSON
+# line. Parquet rows count as lines, 1-based.
+Record = tuple[int, Any]
 
 UTF8_ADVICE = "save the file as UTF-8 (without a byte order mark, or with the UTF-8 one)"
 
@@ -70,11 +71,18 @@ class RecordStream:
     """
 
     def __init__(
-        self, path: str | os.PathLike, *, display_name: str | None = None, max_record_bytes: int
+        self,
+        path: str | os.PathLike,
+        *,
+        display_name: str | None = None,
+        max_record_bytes: int,
+        line_decoder: Callable[[bytes], Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.name = display_name or str(path)
         self.max_record_bytes = max_record_bytes
+        # JSON lines only: tried first on each line; None from it means "parse as a dict".
+        self.line_decoder = line_decoder
         self.size = self.path.stat().st_size
         self._bytes_done = 0
         self._rows_done = 0
@@ -167,7 +175,7 @@ class RecordStream:
     # JSON lines.
 
     def _line_records(self) -> Iterator[Record]:
-        limit = self.max_record_bytes
+        limit, decode = self.max_record_bytes, self.line_decoder
         with self.path.open("rb", buffering=_READ_CHUNK) as f:
             f.seek(self._start)
             line = 0
@@ -186,6 +194,9 @@ class RecordStream:
                     continue
                 if b"\x00" in raw:
                     raise self._fail(line, _binary_message())
+                if decode is not None and (decoded := decode(raw)) is not None:
+                    yield line, decoded
+                    continue
                 try:
                     value = _loads(raw)
                 except ValueError as exc:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from ..models import Source, Status
 from .base import (
@@ -39,7 +41,8 @@ _HARM = tuple(f"response_{i}_harm_category" for i in RESPONSES)
 _SEVERITY = tuple(f"response_{i}_severity_level" for i in RESPONSES)
 _SHA256 = tuple(f"response_{i}_sha256" for i in RESPONSES)
 _RESPONSE_SOURCE = tuple(f"response_{i}_source" for i in RESPONSES)
-_BOOL = frozenset({bool})
+_Severity = Annotated[int, msgspec.Meta(ge=0, le=3)]
+_ResponseId = Annotated[int, msgspec.Meta(ge=0, le=1)]
 
 
 def response_sha256(prompt: str, response: str) -> str:
@@ -58,33 +61,116 @@ def choose_response(
     raise ValueError(f"unknown SafeRLHF rule {rule!r}")
 
 
-def _flagged_categories(record: Mapping[str, Any], name: str) -> list[str]:
+class SafeRLHFRow(msgspec.Struct, gc=False):
+    """The fields of a row that an import reads, with their JSON types and ranges."""
+
+    prompt: str
+    response_0: str
+    response_1: str
+    is_response_0_safe: bool
+    is_response_1_safe: bool
+    response_0_harm_category: dict[str, bool]
+    response_1_harm_category: dict[str, bool]
+    response_0_severity_level: _Severity
+    response_1_severity_level: _Severity
+    better_response_id: _ResponseId
+    safer_response_id: _ResponseId
+    prompt_source: str
+    response_0_source: str
+    response_1_source: str
+    response_0_sha256: str | None = None
+    response_1_sha256: str | None = None
+
+    def texts(self) -> tuple[str, ...]:
+        return (
+            self.prompt,
+            self.response_0,
+            self.response_1,
+            self.prompt_source,
+            self.response_0_source,
+            self.response_1_source,
+        )
+
+
+_row_decoder = msgspec.json.Decoder(SafeRLHFRow)
+
+
+def decode_line(raw: bytes) -> SafeRLHFRow | None:
+    """A JSON line as a checked row, or None to leave it to the general path.
+
+    msgspec checks every type and range while it parses, in C, which takes most of the
+    per-row Python work off a large import. It cannot word our errors, so a line it refuses,
+    or one with a text that ``text`` would refuse (empty, blank, or with a NUL), goes the
+    general way (orjson, then the checks in ``_checked_row``), which names the field and
+    gives the same verdict.
+    """
+    # JSON can only write NUL as this escape; a raw NUL byte never gets this far.
+    if b"\\u0000" in raw:
+        return None
+    try:
+        row = _row_decoder.decode(raw)
+    except (msgspec.MsgspecError, ValueError):
+        return None
+    for value in row.texts():
+        if not value or value.isspace():
+            return None
+    return row
+
+
+def _checked_categories(record: Mapping[str, Any], name: str) -> dict[str, bool]:
     categories = record.get(name)
     if type(categories) is not dict:
         require(record, name)
         raise BadRow(name, f"must be an object of harm categories, not {json_type(categories)}")
-    if not set(map(type, categories.values())) <= _BOOL:
-        for category, flag in categories.items():
-            if type(flag) is not bool:
-                raise BadRow(name, f"{category!r} must be true or false, not {json_type(flag)}")
-    return [category for category, flag in categories.items() if flag]
+    for category, flag in categories.items():
+        if type(flag) is not bool:
+            raise BadRow(name, f"{category!r} must be true or false, not {json_type(flag)}")
+    return categories
 
 
-def _checked_sha256(record: Mapping[str, Any], index: int, prompt: str, response: str) -> str:
-    computed = response_sha256(prompt, response)
-    name = _SHA256[index]
+def _optional_hex(record: Mapping[str, Any], name: str) -> str | None:
     given = record.get(name)
-    if given is None:
-        return computed
-    if type(given) is not str:
+    if given is not None and type(given) is not str:
         raise BadRow(name, f"must be a hex string, not {json_type(given)}")
-    if given.lower() != computed:
+    return given
+
+
+def _checked_row(record: Mapping[str, Any]) -> SafeRLHFRow:
+    """The row of a parsed record, or BadRow naming the first field that is wrong."""
+    # Keyword arguments are evaluated in order: the first bad field in this order is named.
+    return SafeRLHFRow(
+        prompt=text(record, "prompt"),
+        response_0=text(record, _RESPONSE[0]),
+        response_1=text(record, _RESPONSE[1]),
+        is_response_0_safe=boolean(record, _IS_SAFE[0]),
+        is_response_1_safe=boolean(record, _IS_SAFE[1]),
+        response_0_harm_category=_checked_categories(record, _HARM[0]),
+        response_1_harm_category=_checked_categories(record, _HARM[1]),
+        response_0_severity_level=integer(record, _SEVERITY[0], low=0, high=3),
+        response_1_severity_level=integer(record, _SEVERITY[1], low=0, high=3),
+        better_response_id=integer(record, "better_response_id", low=0, high=1),
+        safer_response_id=integer(record, "safer_response_id", low=0, high=1),
+        prompt_source=text(record, "prompt_source"),
+        response_0_source=text(record, _RESPONSE_SOURCE[0]),
+        response_1_source=text(record, _RESPONSE_SOURCE[1]),
+        response_0_sha256=_optional_hex(record, _SHA256[0]),
+        response_1_sha256=_optional_hex(record, _SHA256[1]),
+    )
+
+
+def _checked_sha256(given: str | None, index: int, prompt: str, response: str) -> str:
+    computed = response_sha256(prompt, response)
+    if given is not None and given.lower() != computed:
         raise BadRow(
-            name,
+            _SHA256[index],
             f"does not match prompt + {_RESPONSE[index]} (expected {computed}): "
             "the row was changed or damaged",
         )
     return computed
+
+
+def _flagged(categories: dict[str, bool]) -> list[str]:
+    return [category for category, flag in categories.items() if flag]
 
 
 def make_converter(options: ImportOptions) -> Converter:
@@ -94,27 +180,32 @@ def make_converter(options: ImportOptions) -> Converter:
     config = options.config or config
     split = options.split or split
 
-    def convert(record: Mapping[str, Any], row: int) -> ItemDraft | None:
-        prompt = text(record, "prompt")
-        responses = (text(record, _RESPONSE[0]), text(record, _RESPONSE[1]))
-        is_safe = (boolean(record, _IS_SAFE[0]), boolean(record, _IS_SAFE[1]))
-        harm = (_flagged_categories(record, _HARM[0]), _flagged_categories(record, _HARM[1]))
-        severity = tuple(integer(record, name, low=0, high=3) for name in _SEVERITY)
-        better = integer(record, "better_response_id", low=0, high=1)
-        safer = integer(record, "safer_response_id", low=0, high=1)
-        prompt_source = text(record, "prompt_source")
-        response_sources = (text(record, _RESPONSE_SOURCE[0]), text(record, _RESPONSE_SOURCE[1]))
+    def convert(record: SafeRLHFRow | Mapping[str, Any], row: int) -> ItemDraft | None:
+        if type(record) is not SafeRLHFRow:
+            record = _checked_row(record)
+        prompt = record.prompt
+        responses = (record.response_0, record.response_1)
         # Both hashes are checked, also for the response not kept: a damaged row is refused.
-        hashes = tuple(_checked_sha256(record, i, prompt, responses[i]) for i in RESPONSES)
-
-        chosen = choose_response(rule=rule, better=better, safer=safer, is_safe=is_safe)
+        hashes = (
+            _checked_sha256(record.response_0_sha256, 0, prompt, responses[0]),
+            _checked_sha256(record.response_1_sha256, 1, prompt, responses[1]),
+        )
+        chosen = choose_response(
+            rule=rule,
+            better=record.better_response_id,
+            safer=record.safer_response_id,
+            is_safe=(record.is_response_0_safe, record.is_response_1_safe),
+        )
         if chosen is None:
             return None
-        answer = responses[chosen]
+        harm = {
+            *_flagged(record.response_0_harm_category),
+            *_flagged(record.response_1_harm_category),
+        }
         return ItemDraft(
             instruction=prompt,
             input="",
-            output=answer,
+            output=responses[chosen],
             source=Source.TRANSLATED.value,
             categorization="",
             status=Status.PENDING_TRANSLATION.value,
@@ -126,10 +217,10 @@ def make_converter(options: ImportOptions) -> Converter:
                 "row": row,
                 "license": LICENSE,
                 # The prompt's risk area: the chosen safe response has no category of its own.
-                "harm_categories": sorted({*harm[0], *harm[1]}),
-                "severity": max(severity),
-                "response_source": response_sources[chosen],
-                "prompt_source": prompt_source,
+                "harm_categories": sorted(harm),
+                "severity": max(record.response_0_severity_level, record.response_1_severity_level),
+                "response_source": (record.response_0_source, record.response_1_source)[chosen],
+                "prompt_source": record.prompt_source,
                 "response_id": chosen,
                 "rule": rule,
             },
@@ -143,4 +234,5 @@ FORMAT = ImportFormat(
     description="PKU-SafeRLHF preference rows (JSON lines, JSON array or Parquet)",
     rules=(RULE_SAFE_BETTER, RULE_SAFE),
     make_converter=make_converter,
+    line_decoder=decode_line,
 )

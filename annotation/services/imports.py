@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
@@ -23,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from psycopg.types.json import set_json_dumps
 
 from ..errors import ImportRejected, RollbackRefused, RowError
 from ..importers import (
@@ -330,9 +333,15 @@ class _ItemWriter:
             else f.get_db_prep_save(f.get_default(), connection)
             for f in other_fields
         )
+        table = Item._meta.db_table
+        columns = [f.column for f in [*row_fields, *other_fields]]
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in [*row_fields, *other_fields])
-        self.copy_sql = f"COPY {quote(Item._meta.db_table)} ({columns}) FROM STDIN"
+        # Binary COPY: the server takes each value as it is instead of parsing text, which
+        # takes a third of its work off an import.
+        self.copy_sql = (
+            f"COPY {quote(table)} ({', '.join(map(quote, columns))}) FROM STDIN (FORMAT BINARY)"
+        )
+        self.column_types = _column_type_oids(table, columns)
 
     def write(self, drafts: list[ItemDraft]) -> None:
         if not drafts:
@@ -347,25 +356,29 @@ class _ItemWriter:
 
     def _copy(self, drafts: list[ItemDraft]) -> None:
         job_id, constants = self.job_id, self.constants
-        with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
-            write_row = copy.write_row
-            for d in drafts:
-                write_row(
-                    (
-                        d.instruction,
-                        d.input,
-                        d.output,
-                        d.source,
-                        d.categorization,
-                        d.status,
-                        d.source_key,
-                        d.content_hash,
-                        _json_text(d.origin),
-                        _json_text(d.flags),
-                        job_id,
-                        *constants,
+        with connection.cursor() as wrapper:
+            cursor = wrapper.cursor
+            set_json_dumps(orjson.dumps, context=cursor)  # origin and flags, as JSON
+            with cursor.copy(self.copy_sql) as copy:
+                copy.set_types(self.column_types)
+                write_row = copy.write_row
+                for d in drafts:
+                    write_row(
+                        (
+                            d.instruction,
+                            d.input,
+                            d.output,
+                            d.source,
+                            d.categorization,
+                            d.status,
+                            d.source_key,
+                            d.content_hash,
+                            d.origin,
+                            d.flags,
+                            job_id,
+                            *constants,
+                        )
                     )
-                )
 
     def _bulk_create(self, drafts: list[ItemDraft]) -> None:
         Item.objects.bulk_create(
@@ -389,6 +402,18 @@ class _ItemWriter:
         )
 
 
+def _column_type_oids(table: str, columns: list[str]) -> list[int]:
+    """The type of each column, in order, as binary COPY needs them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [connection.ops.quote_name(table)],
+        )
+        oids = dict(cursor.fetchall())
+    return [oids[column] for column in columns]
+
+
 def _prefer_lz4_compression() -> None:
     """Compress the large values this transaction writes with lz4 instead of pglz.
 
@@ -405,17 +430,8 @@ def _prefer_lz4_compression() -> None:
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
-try:
-    from orjson import dumps as _orjson_dumps
-
-    def _json_text(value: object) -> str:
-        return _orjson_dumps(value).decode()
-
-except ImportError:  # pragma: no cover - orjson is a dependency; json gives the same text
-    import json
-
-    def _json_text(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def import_file(
@@ -452,7 +468,7 @@ def import_file(
     )
     started = time.monotonic()
     try:
-        stream = _open_stream(path, name)
+        stream = _open_stream(path, name, line_decoder=import_format.line_decoder)
         report.file_kind = stream.kind
         convert = import_format.make_converter(
             ImportOptions(rule=rule, file_name=name, config=config, split=split)
@@ -476,10 +492,15 @@ def import_file(
     return report
 
 
-def _open_stream(path: str | os.PathLike, name: str) -> RecordStream:
+def _open_stream(
+    path: str | os.PathLike, name: str, *, line_decoder: Callable[[bytes], Any] | None
+) -> RecordStream:
     try:
         return RecordStream(
-            path, display_name=name, max_record_bytes=settings.VAD_IMPORT_MAX_RECORD_BYTES
+            path,
+            display_name=name,
+            max_record_bytes=settings.VAD_IMPORT_MAX_RECORD_BYTES,
+            line_decoder=line_decoder,
         )
     except OSError as exc:
         message = f"cannot open the file: {exc.strerror or exc}"

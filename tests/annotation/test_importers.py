@@ -22,7 +22,12 @@ from annotation.importers import (
 )
 from annotation.importers import reader as reader_module
 from annotation.importers.base import infer_config_split
-from annotation.importers.saferlhf import choose_response, response_sha256
+from annotation.importers.saferlhf import (
+    SafeRLHFRow,
+    choose_response,
+    decode_line,
+    response_sha256,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAFERLHF_SAMPLE = FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl"
@@ -302,7 +307,7 @@ def test_a_missing_sha256_is_computed_the_same_way():
     )
 
 
-@pytest.mark.parametrize(
+BAD_SAFERLHF_FIELDS = pytest.mark.parametrize(
     ("change", "field", "message"),
     [
         ({"response_1_sha256": "0" * 64}, "response_1_sha256", "does not match"),
@@ -317,8 +322,12 @@ def test_a_missing_sha256_is_computed_the_same_way():
         ({"response_0_harm_category": {"Violence": 1}}, "response_0_harm_category", "'Violence'"),
         ({"prompt_source": None}, "prompt_source", "not null"),
         ({"response_0": "a\x00b"}, "response_0", "NUL"),
+        ({"response_1_sha256": 7}, "response_1_sha256", "must be a hex string, not a number"),
     ],
 )
+
+
+@BAD_SAFERLHF_FIELDS
 def test_a_bad_saferlhf_field_is_named(change, field, message):
     row = {**sample_rows()[1], **change}
     with pytest.raises(BadRow) as caught:
@@ -332,6 +341,75 @@ def test_a_missing_saferlhf_field_is_named():
     with pytest.raises(BadRow) as caught:
         saferlhf()(row, 1)
     assert (caught.value.field, caught.value.message) == ("safer_response_id", "missing")
+
+
+# SafeRLHF JSON lines are decoded straight into typed rows (msgspec); whatever that decoder
+# refuses goes the general way, so both ways must reach the same verdict on every row.
+
+
+def rows_that_tell_the_rules_apart() -> list[dict]:
+    rows = sample_rows()
+    return [
+        *rows,
+        {**rows[1], "better_response_id": 0, "safer_response_id": 1},
+        {**rows[1], "is_response_0_safe": True, "is_response_1_safe": True},
+    ]
+
+
+@pytest.mark.parametrize("rule", ["safe-better", "safe"])
+def test_typed_json_lines_give_the_same_drafts_as_parsed_objects(rule):
+    convert = saferlhf(rule, config="Alpaca-7B", split="test")
+    drafts = []
+    for index, row in enumerate(rows_that_tell_the_rules_apart()):
+        typed = decode_line(json.dumps(row, ensure_ascii=False).encode())
+        assert isinstance(typed, SafeRLHFRow)
+        drafts.append(convert(typed, index))
+        assert drafts[-1] == convert(row, index)
+    assert any(drafts) and None in drafts
+
+
+@BAD_SAFERLHF_FIELDS
+def test_a_bad_field_in_a_json_line_is_named_as_in_any_other_file(change, field, message):
+    line = json.dumps({**sample_rows()[1], **change}).encode()
+    typed = decode_line(line)
+    if field.endswith("sha256") and isinstance(change[field], str):
+        assert isinstance(typed, SafeRLHFRow)  # well-formed: the converter checks the hash
+    else:
+        assert typed is None  # left to the general path, which words the error
+    with pytest.raises(BadRow) as caught:
+        saferlhf()(typed or json.loads(line), 1)
+    assert caught.value.field == field and message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"prompt": "x"',  # malformed
+        b"[1, 2]",  # not an object
+        b'{"prompt": "\\u00e9\\ud800"}',  # unpaired surrogate
+        b'{"prompt": "caf\xe9"}',  # not UTF-8
+        b"{}",  # every field missing
+    ],
+)
+def test_lines_the_typed_decoder_cannot_take_are_left_to_the_reader(line):
+    assert decode_line(line) is None
+
+
+def test_the_reader_falls_back_to_objects_where_the_line_decoder_declines(tmp_path):
+    path = write(tmp_path, b'{"n": 1}\n{"n": 2}\nnot json\n[3]\n')
+
+    def decode_odd(raw: bytes):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return None
+        return ("typed", value["n"]) if type(value) is dict and value["n"] % 2 else None
+
+    records = list(RecordStream(path, max_record_bytes=CAP, line_decoder=decode_odd))
+    assert records[:2] == [(1, ("typed", 1)), (2, {"n": 2})]
+    assert [(line, type(record)) for line, record in records[2:]] == [(3, RowError), (4, RowError)]
+    assert "malformed JSON" in records[2][1].message
+    assert "must be a JSON object" in records[3][1].message
 
 
 @pytest.mark.parametrize(

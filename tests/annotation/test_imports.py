@@ -579,9 +579,16 @@ def test_a_failed_or_dry_run_import_has_nothing_to_roll_back(tmp_path):
 def test_bulk_insert_writes_the_same_rows_as_copy():
     convert = get_format("saferlhf").make_converter(ImportOptions(rule="safe"))
     drafts = [d for i, r in enumerate(sample_rows()) if (d := convert(r, i)) is not None]
-    fields = ("instruction", "output", "status", "source_key", "content_hash", "origin", "flags")
+    fields = (
+        *("instruction", "input", "output", "source", "categorization", "status"),
+        *("source_key", "content_hash", "origin", "flags", "version", "status_reason"),
+        *("ifd", "ifd_model", "ifd_params", "parent", "reviewer", "import_job"),
+    )
     _ItemWriter(job_id=None, batch_size=4, use_copy=True).write(drafts)
     copied = list(Item.objects.order_by("pk").values_list(*fields))
+    # Binary COPY sends the timestamps too: one for the whole write, created = updated.
+    stamps = set(Item.objects.values_list("created_at", "updated_at"))
+    assert len(stamps) == 1 and len(set(next(iter(stamps)))) == 1
     Item.objects.all().delete()
     _ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
     assert list(Item.objects.order_by("pk").values_list(*fields)) == copied
