@@ -5,6 +5,7 @@ the parameter named (`InvalidFilters`, or a 400 through DjangoFilterBackend), ne
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 import django_filters
 from django import forms
@@ -66,8 +67,7 @@ def search_text(queryset: QuerySet[Item], value: str) -> QuerySet[Item]:
     """Items whose instruction, input or output contains `value`, ignoring case.
 
     On PostgreSQL this is the union of two searches that each have an index: the trigram
-    index over every status but pending translation, and the status index for those. (One
-    WHERE with both would be folded by the planner into a single scan that uses neither.)
+    index over every status but pending translation, and the status index for those.
     """
     if connections[queryset.db].vendor != "postgresql":
         return queryset.filter(
@@ -76,8 +76,17 @@ def search_text(queryset: QuerySet[Item], value: str) -> QuerySet[Item]:
     contains = RawSQL(
         f"{_SEARCH_TEXT_SQL} ILIKE %s", [_like_pattern(value)], output_field=BooleanField()
     )
-    indexed = Item.objects.exclude(status=_UNINDEXED_STATUS).filter(contains)
-    unindexed = Item.objects.filter(status=_UNINDEXED_STATUS).filter(contains)
+    return _filter_in_two_halves(queryset, contains)
+
+
+def _filter_in_two_halves(queryset: QuerySet[Item], condition: Any) -> QuerySet[Item]:
+    """``queryset.filter(condition)`` for a condition whose index leaves out the items
+    pending translation (migrations 0002 and 0006): the union of the indexed half and of
+    those items, which the status index finds. One WHERE with both halves would be folded
+    by the planner into a single scan that uses neither index.
+    """
+    indexed = Item.objects.exclude(status=_UNINDEXED_STATUS).filter(condition)
+    unindexed = Item.objects.filter(status=_UNINDEXED_STATUS).filter(condition)
     matches = indexed.order_by().values("pk").union(unindexed.order_by().values("pk"), all=True)
     return queryset.filter(pk__in=matches)
 
@@ -126,7 +135,7 @@ class ItemFilter(ExportFilter):
         if connections[queryset.db].vendor == "postgresql":
             # Containment on the whole column, which the jsonb_path_ops index on origin
             # serves; `origin__harm_categories__contains` means the same but no index does.
-            return queryset.filter(origin__contains={"harm_categories": [value]})
+            return _filter_in_two_halves(queryset, Q(origin__contains={"harm_categories": [value]}))
         # SQLite has no JSON containment: match the quoted element in the array's JSON text.
         # Good enough for the quick start; a category containing '"' could over-match.
         return queryset.filter(origin__harm_categories__icontains=f'"{value}"')

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 
@@ -92,6 +93,47 @@ def test_harm_category_filter_matches_items_whose_origin_lists_it():
     make_item(origin={"harm_categories": ["Violence and more"]})
     make_item(origin={})
     assert ids(item_list(filters={"harm_category": "Violence"})) == [violent.pk]
+
+
+def test_searches_find_items_on_both_sides_of_the_partial_indexes():
+    # The trigram and origin indexes leave out items pending translation; the filters must
+    # still find those, and combine with the other filters.
+    pending = make_item(
+        status=Status.PENDING_TRANSLATION,
+        source=Source.TRANSLATED,
+        instruction="How to stay honest?",
+        origin={"harm_categories": ["Violence"]},
+    )
+    candidate = make_item(
+        source=Source.TRANSLATED,
+        instruction="如何保持 honest？",
+        origin={"harm_categories": ["Violence"]},
+    )
+    make_item(status=Status.PENDING_TRANSLATION, origin={"harm_categories": ["Drugs"]})
+    assert ids(item_list(filters={"harm_category": "Violence"})) == [pending.pk, candidate.pk]
+    assert ids(item_list(filters={"q": "honest"})) == [pending.pk, candidate.pk]
+    assert ids(item_list(filters={"harm_category": "Violence", "status": "candidate"})) == [
+        candidate.pk
+    ]
+
+
+def plan(queryset: QuerySet[Item]) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the tables here are tiny
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize(
+    ("filters", "index"),
+    [({"harm_category": "Violence"}, "item_origin_gin"), ({"q": "honest"}, "item_text_trgm")],
+)
+def test_the_searches_can_use_their_partial_indexes(filters, index):
+    with transaction.atomic():
+        queryset = item_list(filters=filters)
+        assert index in plan(queryset)
+        assert "item_status_id" in plan(queryset)  # the items pending translation
 
 
 def test_updated_after_keeps_items_changed_strictly_later():
