@@ -108,6 +108,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="override the peak table")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--cpu-workers",
+        type=int,
+        default=None,
+        help="compute_ifd's threads on the CPU (default: one per torch thread)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -348,7 +354,12 @@ def main() -> None:
 
     def score_batched(part):
         return compute_ifd(
-            model, tokenizer, part, batch_size=args.batch_size, token_budget=token_budget
+            model,
+            tokenizer,
+            part,
+            batch_size=args.batch_size,
+            token_budget=token_budget,
+            cpu_workers=args.cpu_workers,
         )
 
     def reference(part, per_token_loop=False):

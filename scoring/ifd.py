@@ -19,6 +19,7 @@ import logging
 import math
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from itertools import chain
 
@@ -493,6 +494,45 @@ def default_token_budget(device: torch.device) -> int:
     return DEFAULT_TOKEN_BUDGET if device.type == "cuda" else CPU_TOKEN_BUDGET
 
 
+def _worker_count(device: torch.device, cpu_workers: int | None, batches: int) -> int:
+    if device.type != "cpu":
+        return 1
+    if cpu_workers is None:
+        cpu_workers = torch.get_num_threads()
+    if cpu_workers < 1:
+        raise ValueError(f"cpu_workers must be at least 1, got {cpu_workers}")
+    return max(1, min(cpu_workers, batches))
+
+
+def _scored_on_threads(
+    scorer: _BatchScorer, batches: list[list[int]], workers: int
+) -> list[torch.Tensor]:
+    """Each batch's mean losses, the batches spread over ``workers`` threads of one core each.
+
+    On the CPU the matrices of a small model are too small for several cores to share one
+    multiply well, while each core on its own runs them at full speed; torch releases the
+    GIL inside its kernels, so the threads run in parallel. Every batch is computed on one
+    core whichever thread takes it, so the results do not depend on the scheduling.
+    """
+    threads_before = torch.get_num_threads()
+
+    def one_core_each() -> None:
+        torch.set_num_threads(1)  # this thread's OpenMP and MKL settings
+
+    def score(sequence_indices: list[int]) -> torch.Tensor:
+        with torch.inference_mode():  # thread-local, like every autograd mode
+            return scorer.mean_losses(sequence_indices)
+
+    try:
+        with ThreadPoolExecutor(
+            max_workers=workers, initializer=one_core_each, thread_name_prefix="ifd-cpu"
+        ) as pool:
+            return list(pool.map(score, batches))
+    finally:
+        # set_num_threads also sets the default that threads started later take up.
+        torch.set_num_threads(threads_before)
+
+
 def compute_ifd(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -502,6 +542,7 @@ def compute_ifd(
     max_answer_tokens: int = DEFAULT_MAX_ANSWER_TOKENS,
     token_budget: int | None = None,
     logits_chunk_tokens: int | None = None,
+    cpu_workers: int | None = None,
 ) -> list[IFDResult]:
     """IFD of each ``(prompt_text, answer_text)`` pair, in input order.
 
@@ -511,7 +552,9 @@ def compute_ifd(
     as ``batch_size`` pairs) and ``token_budget`` padded tokens (rows x width; default
     ``DEFAULT_TOKEN_BUDGET`` on a GPU, ``CPU_TOKEN_BUDGET`` on the CPU, where small
     batches stay in cache and run faster). ``logits_chunk_tokens`` caps the positions projected
-    onto the vocabulary at once (default: about 512 MiB of float32 logits).
+    onto the vocabulary at once (default: about 512 MiB of float32 logits). On the CPU,
+    ``cpu_workers`` threads (default: ``torch.get_num_threads()``) each score whole batches on
+    one core, which is faster there than all cores sharing each batch; 1 keeps one thread.
     """
     pairs = list(pairs)
     if not pairs:
@@ -528,13 +571,18 @@ def compute_ifd(
         max_rows=2 * batch_size,
         token_budget=token_budget or default_token_budget(device),
     )
+    workers = _worker_count(device, cpu_workers, len(batches))
     with torch.inference_mode():
         scorer = _BatchScorer(model, tokenizer, tokenized, logits_chunk_tokens=logits_chunk_tokens)
+        if workers > 1:
+            batch_losses = iter(_scored_on_threads(scorer, batches, workers))
+        else:
+            batch_losses = (scorer.mean_losses(sequence_indices) for sequence_indices in batches)
         # Results stay on the device until the end, so the CPU builds the next batch while the
         # GPU is still busy with the last one.
         mean_losses = torch.empty(2 * len(pairs), dtype=torch.float32, device=device)
-        for sequence_indices in batches:
+        for sequence_indices, losses in zip(batches, batch_losses, strict=True):
             positions = torch.tensor(sequence_indices, device=device)
-            mean_losses[positions] = scorer.mean_losses(sequence_indices)
+            mean_losses[positions] = losses
         loss_cond, loss_uncond = mean_losses.cpu().split(len(pairs))
     return results_from_losses(tokenized, loss_cond.tolist(), loss_uncond.tolist())

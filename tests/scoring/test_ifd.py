@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -114,6 +115,36 @@ def test_results_come_back_in_input_order_whatever_the_batching(
         loaded.model, loaded.tokenizer, pairs, batch_size=batch_size, token_budget=token_budget
     )
     assert_matches(results, expected)
+
+
+@pytest.mark.parametrize("cpu_workers", [1, 2, 5])
+def test_cpu_worker_threads_give_the_same_scores_and_leave_torch_threads_as_they_were(
+    scored_case, cpu_workers
+):
+    loaded, pairs, expected = scored_case
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)  # so that one worker and several really differ
+    try:
+        results = compute_ifd(
+            loaded.model, loaded.tokenizer, pairs, batch_size=2, cpu_workers=cpu_workers
+        )
+        assert torch.get_num_threads() == 2
+        # A thread started afterwards still gets the process's setting, not the workers' 1.
+        seen_by_new_thread = []
+        worker = threading.Thread(target=lambda: seen_by_new_thread.append(torch.get_num_threads()))
+        worker.start()
+        worker.join()
+        assert seen_by_new_thread == [2]
+    finally:
+        torch.set_num_threads(threads_before)
+    assert_matches(results, expected)
+
+
+def test_cpu_workers_must_be_positive(llama_with_bos):
+    with pytest.raises(ValueError, match="cpu_workers must be at least 1"):
+        compute_ifd(
+            llama_with_bos.model, llama_with_bos.tokenizer, [("p", "answer")], cpu_workers=0
+        )
 
 
 def test_answers_longer_than_max_answer_tokens_are_cut_and_the_cut_recorded(llama_with_bos):
