@@ -34,7 +34,9 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_ANSWER_TOKENS = 512
 # Padded tokens (rows x width) per forward pass on a GPU, and on the CPU (see compute_ifd).
 DEFAULT_TOKEN_BUDGET = 16384
-CPU_TOKEN_BUDGET = 1024
+# On the CPU each core scores its own batch (_scored_on_threads); 512 tokens keep a small
+# model's activations near that core (measured: 1.53x the reference against 1.45x at 1024).
+CPU_TOKEN_BUDGET = 512
 # Logit elements materialised at once when logits_chunk_tokens is not given: 2**27 float32
 # values is 512 MiB, i.e. ~880 positions for a 152k vocabulary and the whole batch for a small one.
 _LOGIT_ELEMENTS_PER_CHUNK = 1 << 27

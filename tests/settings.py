@@ -1,10 +1,13 @@
-"""Settings for the test suite: real PostgreSQL and Redis, one Redis database per xdist worker."""
+"""Settings for the test suite: real PostgreSQL and Redis, Redis databases per xdist worker."""
 
 import os
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _index = int(_worker[2:]) if _worker[2:].isdigit() else 0
-_redis = f"redis://127.0.0.1:6379/{15 - _index}"
+_redis = f"redis://127.0.0.1:6379/{15 - _index % 8}"
+# The cache (job progress) has a database of its own, so each test can start from an empty
+# one without touching the broker's queues (tests/conftest.py).
+_redis_cache = f"redis://127.0.0.1:6379/{7 - _index % 8}"
 
 # Under xdist pytest-django names each worker's database; a plain run gets its own name so
 # that two runs on one machine (developers, helpers) never drop each other's database.
@@ -12,8 +15,10 @@ _db_name = "vad_review" if "PYTEST_XDIST_WORKER" in os.environ else f"vad_review
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = f"postgres://postgres:postgres@127.0.0.1:5432/{_db_name}"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-not-used-anywhere-else")
-os.environ.setdefault("CELERY_BROKER_URL", _redis)
-os.environ.setdefault("VAD_CACHE_URL", _redis)
+# Assigned, not defaulted: xdist workers inherit the environment of the controller, which
+# imported these settings first (as "gw0"), so a default would give every worker gw0's.
+os.environ["CELERY_BROKER_URL"] = _redis
+os.environ["VAD_CACHE_URL"] = _redis_cache
 os.environ.setdefault("VAD_TASKS_EAGER", "1")
 os.environ.setdefault("VAD_VAR_DIR", f"/tmp/vad-review-tests-{_worker}")
 
