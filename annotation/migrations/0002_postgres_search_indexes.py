@@ -11,6 +11,8 @@ and scans (SPEC §6).
 
 from django.db import migrations
 
+from ._postgres import run_on_postgresql
+
 SEARCH_TEXT_SQL = "(instruction || E'\\x1f' || input || E'\\x1f' || output)"
 
 FORWARD = [
@@ -26,17 +28,7 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for sql in statements:
-            schema_editor.execute(sql)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("annotation", "0001_initial")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [migrations.RunPython(run_on_postgresql(FORWARD), run_on_postgresql(BACKWARD))]

@@ -8,6 +8,8 @@ through the status index (annotation.filters.filter_harm_category).
 
 from django.db import migrations
 
+from ._postgres import run_on_postgresql
+
 FORWARD = [
     "DROP INDEX IF EXISTS item_origin_gin",
     "CREATE INDEX item_origin_gin ON annotation_item USING gin (origin jsonb_path_ops) "
@@ -19,17 +21,7 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for sql in statements:
-            schema_editor.execute(sql)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("annotation", "0005_item_key_collation_partial_indexes")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [migrations.RunPython(run_on_postgresql(FORWARD), run_on_postgresql(BACKWARD))]
