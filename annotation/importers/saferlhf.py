@@ -23,6 +23,7 @@ from .base import (
     boolean,
     infer_config_split,
     integer,
+    is_usable_text,
     json_type,
     require,
     text,
@@ -104,17 +105,11 @@ def decode_line(raw: bytes) -> SafeRLHFRow | None:
     general way (orjson, then the checks in ``_checked_row``), which names the field and
     gives the same verdict.
     """
-    # JSON can only write NUL as this escape; a raw NUL byte never gets this far.
-    if b"\\u0000" in raw:
-        return None
     try:
         row = _row_decoder.decode(raw)
     except (msgspec.MsgspecError, ValueError):
         return None
-    for value in row.texts():
-        if not value or value.isspace():
-            return None
-    return row
+    return row if all(map(is_usable_text, row.texts())) else None
 
 
 def _checked_categories(record: Mapping[str, Any], name: str) -> dict[str, bool]:
