@@ -30,6 +30,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -597,7 +598,7 @@ def run_import(args: argparse.Namespace, saferlhf: Path, vad: Path) -> list[str]
         f"  ratio                  {ratio:>9.1f}x (target >= {TARGET_IMPORT_RATIO:.0f}x: "
         f"{verdict(ratio >= TARGET_IMPORT_RATIO)}); turn by turn "
         f"{', '.join(f'{r:.1f}x' for r in turn_ratios)}, median "
-        f"{turn_ratios[len(turn_ratios) // 2]:.1f}x",
+        f"{statistics.median(turn_ratios):.1f}x",
     ]
 
 

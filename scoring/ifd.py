@@ -577,7 +577,7 @@ def compute_ifd(
     with torch.inference_mode():
         scorer = _BatchScorer(model, tokenizer, tokenized, logits_chunk_tokens=logits_chunk_tokens)
         if workers > 1:
-            batch_losses = iter(_scored_on_threads(scorer, batches, workers))
+            batch_losses = _scored_on_threads(scorer, batches, workers)
         else:
             batch_losses = (scorer.mean_losses(sequence_indices) for sequence_indices in batches)
         # Results stay on the device until the end, so the CPU builds the next batch while the
