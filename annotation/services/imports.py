@@ -1,10 +1,20 @@
 """Imports (SPEC §3): a dataset file becomes items in one transaction, or nothing does.
 
 The file is streamed: records are parsed and checked one by one (in a thread, while the
-database stores the previous batch), then deduplicated against the database and written a
-batch at a time: one query for known source keys, one for known content hashes, one COPY
-(bulk INSERT outside PostgreSQL) per batch. Progress goes to the cache after every batch,
-because nothing inside the open transaction is visible to the job page until it commits.
+database stores earlier rows), then deduplicated against the database a batch at a time (one
+query for known source keys, one for known content hashes) and written.
+
+On PostgreSQL the rows go through COPY. When the transaction has written nothing before the
+import, which is the case for the command and for import jobs, one COPY stays open for the
+whole file and the lookups go through a second connection: that connection sees what the
+transaction sees (committed rows) except the import's own rows, which the importer tracks
+itself, so the server stores rows while the next batch is being checked instead of waiting
+for a COPY per batch. Otherwise (an import inside a larger transaction that wrote before)
+each batch is looked up and copied on the transaction's own connection. Elsewhere (the
+SQLite quick start) bulk INSERT stands in for COPY.
+
+Progress goes to the cache after every batch, because nothing inside the open transaction is
+visible to the job page until it commits.
 """
 
 from __future__ import annotations
@@ -12,7 +22,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -22,9 +33,11 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from psycopg import Copy
 from psycopg.types.json import set_json_dumps
 
 from ..errors import ImportRejected, RollbackRefused, RowError
@@ -39,9 +52,9 @@ from ..importers import (
 from ..importers.parsing import BackgroundParser
 from ..models import REVIEWED_STATUSES, Item, ItemRevision, Job
 from .jobs import (
+    job_cancelled_query,
     job_create,
     job_fail,
-    job_is_cancelled,
     job_publish_progress,
     job_start,
     job_succeed,
@@ -179,6 +192,8 @@ class _ImportRun:
         self.on_progress = on_progress
         self.batch_size = settings.VAD_IMPORT_BATCH_SIZE
         self.writer = _ItemWriter(job_id=job_id, batch_size=self.batch_size)
+        # Where duplicates and cancellation are looked up: see the module's docstring.
+        self.lookups: BaseDatabaseWrapper = connection
         self.rejecting = False  # a bad row was seen without skip_invalid: only validate on
         self.pending: list[ItemDraft] = []
         # Keys and hashes kept so far, so a file that repeats a row creates it once.
@@ -187,7 +202,11 @@ class _ImportRun:
 
     def run(self) -> None:
         report, batch_size = self.report, self.batch_size
-        with BackgroundParser(self.stream, self.convert) as chunks:
+        with ExitStack() as stack:
+            if self.writer.use_copy and not report.dry_run and not _transaction_has_written():
+                self.lookups = stack.enter_context(_separate_connection())
+                stack.enter_context(self.writer.one_copy())
+            chunks = stack.enter_context(BackgroundParser(self.stream, self.convert))
             for chunk in chunks:
                 for _line, outcome in chunk:
                     report.read += 1
@@ -200,7 +219,7 @@ class _ImportRun:
                         self._keep(outcome)
                     if report.read % batch_size == 0:
                         self._publish_progress()
-        self._flush()
+            self._flush()
         self._publish_progress()
 
     def _keep(self, draft: ItemDraft) -> None:
@@ -233,7 +252,9 @@ class _ImportRun:
         drafts, self.pending = self.pending, []
         if not drafts or self.rejecting:
             return
-        if self.job_id is not None and job_is_cancelled(job_id=self.job_id):
+        if self.job_id is not None and _fetch(
+            self.lookups, job_cancelled_query(job_id=self.job_id)
+        ):
             raise ImportCancelled(f"import job {self.job_id} was cancelled")
         new = self._new_drafts(drafts)
         if not self.report.dry_run:
@@ -243,8 +264,8 @@ class _ImportRun:
     def _new_drafts(self, drafts: list[ItemDraft]) -> list[ItemDraft]:
         """Drop the drafts whose source key or content the database already holds."""
         keys = [d.source_key for d in drafts if d.source_key is not None]
-        known_keys = _existing("source_key", keys)
-        known_hashes = _existing("content_hash", [d.content_hash for d in drafts])
+        known_keys = _existing(self.lookups, "source_key", keys)
+        known_hashes = _existing(self.lookups, "content_hash", [d.content_hash for d in drafts])
         new = []
         for draft in drafts:
             if draft.source_key is not None and draft.source_key in known_keys:
@@ -267,11 +288,36 @@ class _ImportRun:
             )
 
 
-def _existing(field_name: str, values: list[str]) -> set[str]:
+def _transaction_has_written() -> bool:
+    """Whether the open transaction has written anything yet (it has a transaction id)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current_if_assigned() IS NOT NULL")
+        return bool(cursor.fetchone()[0])
+
+
+@contextmanager
+def _separate_connection() -> Iterator[BaseDatabaseWrapper]:
+    """A connection of its own to the same database, in autocommit, closed afterwards."""
+    other = connection.copy()
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def _fetch(db: BaseDatabaseWrapper, queryset: QuerySet) -> list[tuple]:
+    """The rows of a queryset, read through the given connection."""
+    sql, params = queryset.query.sql_with_params()
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _existing(db: BaseDatabaseWrapper, field_name: str, values: list[str]) -> set[str]:
     """The values of a unique Item column that the database already holds."""
     if not values:
         return set()
-    if connection.vendor != "postgresql":
+    if db.vendor != "postgresql":
         return set(
             Item.objects.filter(**{f"{field_name}__in": values})
             .order_by()
@@ -280,13 +326,13 @@ def _existing(field_name: str, values: list[str]) -> set[str]:
     # One JSON parameter instead of thousands: cheaper to send and to parse, and since the
     # planner cannot see the array's size it always probes the unique index, even while
     # the statistics still describe the table as it was before this import began.
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     column = quote(Item._meta.get_field(field_name).column)
     sql = (
         f"SELECT {column} FROM {quote(Item._meta.db_table)} "
         f"WHERE {column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
     )
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, [_json_text(values)])
         return {row[0] for row in cursor.fetchall()}
 
@@ -316,6 +362,7 @@ class _ItemWriter:
         self.batch_size = batch_size
         self.use_copy = connection.vendor == "postgresql" if use_copy is None else use_copy
         self.started = False
+        self._copy_stream: Copy | None = None
         if self.use_copy:
             self._prepare_copy()
 
@@ -343,42 +390,62 @@ class _ItemWriter:
         )
         self.column_types = _column_type_oids(table, columns)
 
+    @contextmanager
+    def one_copy(self) -> Iterator[None]:
+        """Send every write of the block through one COPY, ended when the block ends.
+
+        Nothing else may run on the transaction's connection meanwhile. An exception in
+        the block aborts the COPY, and with it the transaction.
+        """
+        with self._open_copy() as copy:
+            self._copy_stream = copy
+            try:
+                yield
+            finally:
+                self._copy_stream = None
+
     def write(self, drafts: list[ItemDraft]) -> None:
         if not drafts:
             return
-        if self.use_copy:
-            if not self.started:
-                _prefer_lz4_compression()
-                self.started = True
-            self._copy(drafts)
+        if self._copy_stream is not None:
+            self._write_rows(self._copy_stream, drafts)
+        elif self.use_copy:
+            with self._open_copy() as copy:
+                self._write_rows(copy, drafts)
         else:
             self._bulk_create(drafts)
 
-    def _copy(self, drafts: list[ItemDraft]) -> None:
-        job_id, constants = self.job_id, self.constants
+    @contextmanager
+    def _open_copy(self) -> Iterator[Copy]:
+        if not self.started:
+            _prefer_lz4_compression()
+            self.started = True
         with connection.cursor() as wrapper:
             cursor = wrapper.cursor
             set_json_dumps(orjson.dumps, context=cursor)  # origin and flags, as JSON
             with cursor.copy(self.copy_sql) as copy:
                 copy.set_types(self.column_types)
-                write_row = copy.write_row
-                for d in drafts:
-                    write_row(
-                        (
-                            d.instruction,
-                            d.input,
-                            d.output,
-                            d.source,
-                            d.categorization,
-                            d.status,
-                            d.source_key,
-                            d.content_hash,
-                            d.origin,
-                            d.flags,
-                            job_id,
-                            *constants,
-                        )
-                    )
+                yield copy
+
+    def _write_rows(self, copy: Copy, drafts: list[ItemDraft]) -> None:
+        job_id, constants, write_row = self.job_id, self.constants, copy.write_row
+        for d in drafts:
+            write_row(
+                (
+                    d.instruction,
+                    d.input,
+                    d.output,
+                    d.source,
+                    d.categorization,
+                    d.status,
+                    d.source_key,
+                    d.content_hash,
+                    d.origin,
+                    d.flags,
+                    job_id,
+                    *constants,
+                )
+            )
 
     def _bulk_create(self, drafts: list[ItemDraft]) -> None:
         Item.objects.bulk_create(

@@ -6,7 +6,7 @@ database until commit, so it is also published to the cache, which every process
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ..errors import JobNotCancellable
@@ -79,8 +79,13 @@ def job_cancel(*, job_id: int, user=None) -> Job:
     return job
 
 
+def job_cancelled_query(*, job_id: int) -> QuerySet:
+    """One row (the job's id) when the job has been cancelled, none otherwise."""
+    return Job.objects.filter(pk=job_id, status=Job.State.CANCELLED).values_list("pk")[:1]
+
+
 def job_is_cancelled(*, job_id: int) -> bool:
-    return Job.objects.filter(pk=job_id, status=Job.State.CANCELLED).exists()
+    return job_cancelled_query(job_id=job_id).exists()
 
 
 def job_create_chunks(*, job: Job, item_ids: list[int], chunk_size: int) -> list[JobChunk]:

@@ -3,11 +3,15 @@
 import codecs
 import copy
 import json
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection, connections, transaction
+from psycopg.pq import TransactionStatus
 
 from annotation.errors import RollbackRefused
 from annotation.hashing import content_hash
@@ -22,6 +26,7 @@ from annotation.services import (
     import_rollback,
     item_change_status,
     item_edit,
+    job_cancel,
 )
 from annotation.services.imports import _ItemWriter
 from tests.factories import make_item
@@ -592,3 +597,116 @@ def test_bulk_insert_writes_the_same_rows_as_copy():
     Item.objects.all().delete()
     _ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
     assert list(Item.objects.order_by("pk").values_list(*fields)) == copied
+
+
+# Where an import's lookups run. An import that begins its transaction keeps one COPY open
+# for the whole file and looks up duplicates and cancellation on a second connection; one
+# inside a transaction that wrote before looks up and copies batch by batch on its own.
+# These tests commit, so that a second connection and other sessions see what they write.
+
+committing = pytest.mark.django_db(transaction=True)
+
+
+@contextmanager
+def _transaction(kind: str):
+    """No transaction around the import, or one that has written an item already."""
+    if kind == "own":
+        yield
+        return
+    with transaction.atomic():
+        make_item(instruction="写在导入之前的条目")
+        yield
+
+
+def _in_another_session(work) -> None:
+    """Run work on a thread of its own, hence on a database connection of its own."""
+
+    def run():
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def _backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@committing
+@pytest.mark.parametrize(
+    ("kind", "during_import"),
+    [("own", TransactionStatus.ACTIVE), ("after a write", TransactionStatus.INTRANS)],
+)
+def test_one_copy_stays_open_across_batches_only_when_the_import_begins_the_transaction(
+    tmp_path, settings, kind, during_import
+):
+    settings.VAD_IMPORT_BATCH_SIZE = 3
+    path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
+    backends = _backends()
+    states = []
+
+    def watch(progress):
+        states.append(connection.connection.info.transaction_status)
+
+    with _transaction(kind):
+        report = import_file(path=path, fmt="vad", on_progress=watch)
+    # While the import runs its connection is inside COPY (ACTIVE), or idle between batches.
+    assert set(states[:-1]) == {during_import}
+    assert report.created == Item.objects.filter(categorization="person").count() == 10
+    assert _backends() == backends  # the second connection is closed again
+
+
+@committing
+@pytest.mark.parametrize("kind", ["own", "after a write"])
+def test_rows_another_session_commits_during_an_import_are_duplicates_not_errors(
+    tmp_path, settings, kind
+):
+    settings.VAD_IMPORT_BATCH_SIZE = 3
+    records = [vad_record(n) for n in range(10)]
+    path = write_jsonl(tmp_path / "many.jsonl", records)
+    late = records[8]
+
+    def commit_a_later_row_elsewhere(progress):
+        if progress.read == 3:
+            _in_another_session(lambda: make_item(**late))
+
+    with _transaction(kind):
+        report = import_file(path=path, fmt="vad", on_progress=commit_a_later_row_elsewhere)
+    assert (report.created, report.duplicates_content_hash) == (9, 1)
+    assert Item.objects.filter(output=late["output"]).count() == 1
+
+
+@committing
+def test_an_import_job_cancelled_while_it_runs_writes_nothing(tmp_path, settings):
+    settings.VAD_IMPORT_BATCH_SIZE = 3
+    path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
+    job = import_job_create(path=path, fmt="vad", enqueue=False)
+
+    def cancel_after_the_first_batch(progress):
+        if progress.read == 6:
+            _in_another_session(lambda: job_cancel(job_id=job.pk))
+
+    job = import_job_run(job_id=job.pk, on_progress=cancel_after_the_first_batch)
+    assert job.status == Job.State.CANCELLED
+    assert not Item.objects.exists()
+
+
+@committing
+def test_a_bad_row_after_rows_were_streamed_leaves_nothing(tmp_path, settings):
+    settings.VAD_IMPORT_BATCH_SIZE = 2
+    records = [vad_record(n) for n in range(9)] + [vad_record(9, categorization="family")]
+    path = write_jsonl(tmp_path / "late-error.jsonl", records)
+    with pytest.raises(
+        ImportFileRejected, match=r"late-error\.jsonl:10: categorization"
+    ) as rejected:
+        import_file(path=path, fmt="vad")
+    assert rejected.value.errors[0].field == "categorization"
+    assert not Item.objects.exists()
+    # The connection is usable afterwards: the COPY ended with the transaction.
+    assert import_file(path=path, fmt="vad", skip_invalid=True).created == 9
