@@ -26,6 +26,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,6 +286,46 @@ def useful_flops(model, work: Workload) -> tuple[float, str]:
     return body + attention + head, formula
 
 
+def matmul_gflops(rows: int, inner: int, outer: int, *, seconds: float = 1.0) -> float:
+    """This CPU's speed on the model's largest matmul with every core busy, one thread per
+    core (as compute_ifd runs on a CPU): the most that the cores together can do."""
+    threads = torch.get_num_threads()
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(rows, inner, generator=generator)
+    weight = torch.randn(outer, inner, generator=generator)
+
+    def loop() -> int:
+        torch.set_num_threads(1)
+        runs, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            F.linear(inputs, weight)
+            runs += 1
+        return runs
+
+    F.linear(inputs, weight)  # warm-up
+    with ThreadPoolExecutor(threads) as pool:
+        started = time.perf_counter()
+        runs = sum(pool.map(lambda _: loop(), range(threads)))
+        elapsed = time.perf_counter() - started
+    torch.set_num_threads(threads)
+    return 2 * rows * inner * outer * runs / elapsed / 1e9
+
+
+def print_cpu_ceiling(shape: Shape, token_budget: int, achieved: dict[str, float]) -> None:
+    """How close each method comes to the CPU's matmul speed, the most any implementation
+    of the same FLOPs could reach; its ratio bounds the possible speed-up."""
+    rows = min(token_budget, 512)
+    ceiling = matmul_gflops(rows, shape.hidden, shape.intermediate)
+    shares = ", ".join(f"{name} {gflops / ceiling:.0%}" for name, gflops in achieved.items())
+    print(
+        f"CPU ceiling: [{rows}x{shape.hidden}]·[{shape.hidden}x{shape.intermediate}] "
+        f"matmuls run at {ceiling:.0f} GFLOP/s on {torch.get_num_threads()} cores together; "
+        f"counted FLOPs per second as a share of that: {shares}; so no implementation of "
+        f"these FLOPs can beat the reference by more than "
+        f"{ceiling / achieved['reference']:.2f}x here"
+    )
+
+
 def peak_tflops(device: torch.device, override: float | None) -> float | None:
     if override:
         return override
@@ -434,6 +475,16 @@ def main() -> None:
     peak = peak_tflops(device, args.peak_tflops)
     mfu = f", MFU {achieved / peak:.1%} of {peak:.0f} TFLOP/s dense bf16 peak" if peak else ""
     print(f"compute_ifd achieved: {achieved:.3f} TFLOP/s{mfu}")
+    if device.type == "cpu":
+        reference_flops, _ = useful_flops(model, reference_work)
+        print_cpu_ceiling(
+            shape,
+            token_budget,
+            {
+                "compute_ifd": achieved * 1e3,
+                "reference": reference_flops / seconds["reference"] / 1e9,
+            },
+        )
     if peak_memory is not None:
         print(f"peak GPU memory: {peak_memory / 2**30:.2f} GiB")
     print(
