@@ -395,8 +395,12 @@ class _ItemWriter:
         """Send every write of the block through one COPY, ended when the block ends.
 
         Nothing else may run on the transaction's connection meanwhile. An exception in
-        the block aborts the COPY, and with it the transaction.
+        the block aborts the COPY, and with it the transaction. The COPY is one statement
+        as long as the whole import, so a statement_timeout set for web requests (per
+        batch it would never have been reached) is lifted for this transaction.
         """
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")
         with self._open_copy() as copy:
             self._copy_stream = copy
             try:

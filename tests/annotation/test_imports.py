@@ -4,6 +4,7 @@ import codecs
 import copy
 import json
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -710,3 +711,20 @@ def test_a_bad_row_after_rows_were_streamed_leaves_nothing(tmp_path, settings):
     assert not Item.objects.exists()
     # The connection is usable afterwards: the COPY ended with the transaction.
     assert import_file(path=path, fmt="vad", skip_invalid=True).created == 9
+
+
+@committing
+def test_a_statement_timeout_shorter_than_the_import_does_not_cut_its_copy(tmp_path, settings):
+    settings.VAD_IMPORT_BATCH_SIZE = 3
+    path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '100ms'")
+    try:
+        report = import_file(path=path, fmt="vad", on_progress=lambda progress: time.sleep(0.1))
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "100ms"  # lifted for the import's transaction only
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+    assert report.created == 10
