@@ -3,10 +3,18 @@
 Parsing and checking rows is pure Python work; writing them is mostly waiting for the
 database. BackgroundParser runs the first in a thread so the two overlap: while PostgreSQL
 stores one batch, the next is being parsed. The thread never touches the database.
+
+While a parser runs, the cyclic garbage collector is paused. Each kept row allocates a few
+container objects (the draft, its origin, lists) and thousands are alive at any time in the
+queue and the batch being written, so the collector would run hundreds of times during a
+large import and walk them again and again, holding the interpreter lock that the parser and
+the writer share: 0.18-0.25 s of a 1.6 s SafeRLHF import. Nothing an import creates refers
+to itself, so it leaves no cyclic garbage behind; reference counting frees its rows as before.
 """
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Iterator
@@ -40,6 +48,32 @@ def parse_records(stream: RecordStream, convert: Converter) -> Iterator[Parsed]:
             yield line, RowError(path=name, line=line, field=exc.field, message=exc.message)
 
 
+class _CyclicGcPause:
+    """A pause of the cyclic garbage collector that parsers running at the same time in one
+    process share: the collector resumes when the last one ends, and only if it was on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._resume = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._resume:
+                gc.enable()
+
+
+cyclic_gc_paused = _CyclicGcPause()
+
+
 class BackgroundParser:
     """Iterate over lists of Parsed, produced by a thread; use as a context manager.
 
@@ -57,7 +91,12 @@ class BackgroundParser:
         self._thread = threading.Thread(target=self._produce, name="import-parser", daemon=True)
 
     def __enter__(self) -> BackgroundParser:
-        self._thread.start()
+        cyclic_gc_paused.__enter__()
+        try:
+            self._thread.start()
+        except BaseException:
+            cyclic_gc_paused.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -67,7 +106,10 @@ class BackgroundParser:
         tb: TracebackType | None,
     ) -> None:
         self._stop.set()
-        self._thread.join()
+        try:
+            self._thread.join()
+        finally:
+            cyclic_gc_paused.__exit__(exc_type, exc, tb)
 
     def __iter__(self) -> Iterator[list[Parsed]]:
         while True:
