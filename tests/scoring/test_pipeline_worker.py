@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
-from annotation.services import import_file
+from annotation.services import import_file, import_job_create
 from scoring import services
 from scoring.backends import ScoringInput, get_scorer
 from scoring.toy import build_toy_model
@@ -121,9 +121,16 @@ def vad_file(tmp_path) -> Path:
 
 
 def test_import_score_filter_through_a_real_worker(celery_worker_process, vad_file, model_path):
-    report = import_file(path=vad_file, fmt="vad")
-    assert report.created == 20
-    assert Item.objects.filter(status=Status.CANDIDATE).count() == 20
+    # The worker runs the import with its one COPY and its second connection for lookups.
+    job = _wait_for(import_job_create(path=vad_file, fmt="vad"))
+    assert (job.status, job.report["created"]) == ("succeeded", 20), job.error
+    assert Item.objects.filter(status=Status.CANDIDATE, import_job=job).count() == 20
+    again = _wait_for(import_job_create(path=vad_file, fmt="vad"))
+    assert (again.status, again.report["created"], again.report["duplicates"]) == (
+        "succeeded",
+        0,
+        20,
+    ), again.error
 
     job = _wait_for(services.score_job_start(model=model_path, chunk_size=6))
     assert (job.status, job.done, job.total) == ("succeeded", 20, 20), job.error
