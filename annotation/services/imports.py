@@ -19,6 +19,7 @@ visible to the job page until it commits.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -32,7 +33,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -59,6 +60,8 @@ from .jobs import (
     job_start,
     job_succeed,
 )
+
+logger = logging.getLogger(__name__)
 
 # A rejected file lists this many bad rows, then reading stops: enough to see the pattern.
 REJECT_AFTER_ERRORS = 20
@@ -204,8 +207,10 @@ class _ImportRun:
         report, batch_size = self.report, self.batch_size
         with ExitStack() as stack:
             if self.writer.use_copy and not report.dry_run and not _transaction_has_written():
-                self.lookups = stack.enter_context(_separate_connection())
-                stack.enter_context(self.writer.one_copy())
+                other = stack.enter_context(_separate_connection())
+                if other is not None:
+                    self.lookups = other
+                    stack.enter_context(self.writer.one_copy())
             chunks = stack.enter_context(BackgroundParser(self.stream, self.convert))
             for chunk in chunks:
                 for _line, outcome in chunk:
@@ -296,9 +301,18 @@ def _transaction_has_written() -> bool:
 
 
 @contextmanager
-def _separate_connection() -> Iterator[BaseDatabaseWrapper]:
-    """A connection of its own to the same database, in autocommit, closed afterwards."""
+def _separate_connection() -> Iterator[BaseDatabaseWrapper | None]:
+    """A connection of its own to the same database, in autocommit, closed afterwards; None
+    when the server refuses one (e.g. no connection slot left), so the import can go on
+    batch by batch on its own connection instead of failing."""
     other = connection.copy()
+    try:
+        other.ensure_connection()
+    except DatabaseError as exc:
+        logger.warning("import: no second connection (%s); copying batch by batch", exc)
+        other.close()
+        yield None
+        return
     try:
         yield other
     finally:

@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -728,3 +729,36 @@ def test_a_statement_timeout_shorter_than_the_import_does_not_cut_its_copy(tmp_p
         with connection.cursor() as cursor:
             cursor.execute("RESET statement_timeout")
     assert report.created == 10
+
+
+@contextmanager
+def _no_new_connections():
+    """The test database refuses new connections (as when no slot is left); the ones open
+    stay. Set from another database: PostgreSQL refuses it for the one a session is on."""
+    maintenance = {**connection.get_connection_params(), "dbname": "postgres"}
+    database = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with psycopg.connect(**maintenance, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+        try:
+            yield
+        finally:
+            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+
+
+@committing
+def test_an_import_goes_on_batch_by_batch_when_the_server_refuses_a_second_connection(
+    tmp_path, settings, caplog
+):
+    settings.VAD_IMPORT_BATCH_SIZE = 3
+    path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
+    connection.ensure_connection()
+    states = []
+
+    def watch(progress):
+        states.append(connection.connection.info.transaction_status)
+
+    with _no_new_connections():
+        report = import_file(path=path, fmt="vad", on_progress=watch)
+    assert report.created == Item.objects.count() == 10
+    assert set(states[:-1]) == {TransactionStatus.INTRANS}  # a COPY per batch
+    assert "no second connection" in caplog.text
