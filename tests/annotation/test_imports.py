@@ -2,6 +2,7 @@
 
 import codecs
 import copy
+import gc
 import json
 import threading
 import time
@@ -762,3 +763,28 @@ def test_an_import_goes_on_batch_by_batch_when_the_server_refuses_a_second_conne
     assert report.created == Item.objects.count() == 10
     assert set(states[:-1]) == {TransactionStatus.INTRANS}  # a COPY per batch
     assert "no second connection" in caplog.text
+
+
+@committing
+def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, settings):
+    """The cyclic collector is paused while an import parses: that is safe only as long as
+    rows free themselves by reference counting, i.e. form no reference cycles."""
+    settings.VAD_IMPORT_BATCH_SIZE = 50
+
+    def garbage_while_paused(first: int, count: int) -> int:
+        found = []
+
+        def collect(progress):
+            if not gc.isenabled():  # inside the pause: what the collector would have found
+                found.append(gc.collect())
+
+        records = [vad_record(n) for n in range(first, first + count)]
+        gc.collect()  # what earlier code left, so that only the import's garbage is counted
+        report = import_file(
+            path=write_jsonl(tmp_path / f"{first}.jsonl", records), fmt="vad", on_progress=collect
+        )
+        assert report.created == count and found
+        return sum(found)
+
+    small, large = garbage_while_paused(0, 500), garbage_while_paused(10_000, 1500)
+    assert large - small < 100, (small, large)
