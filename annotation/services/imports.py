@@ -9,9 +9,10 @@ import, which is the case for the command and for import jobs, one COPY stays op
 whole file and the lookups go through a second connection: that connection sees what the
 transaction sees (committed rows) except the import's own rows, which the importer tracks
 itself, so the server stores rows while the next batch is being checked instead of waiting
-for a COPY per batch. Otherwise (an import inside a larger transaction that wrote before)
-each batch is looked up and copied on the transaction's own connection. Elsewhere (the
-SQLite quick start) bulk INSERT stands in for COPY.
+for a COPY per batch. Otherwise (an import inside a larger transaction that wrote before,
+or a server that refuses the second connection) each batch is looked up and copied on the
+transaction's own connection. Elsewhere (the SQLite quick start) bulk INSERT stands in for
+COPY.
 
 Progress goes to the cache after every batch, because nothing inside the open transaction is
 visible to the job page until it commits.
