@@ -294,3 +294,31 @@ def test_batches_respect_the_row_cap_and_the_token_budget():
     for batch in batches:
         assert len(batch) <= 3
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 1000
+
+
+def _scoring_threads(model, run) -> set[int]:
+    """The threads that ran forward passes during run() (every pass embeds its input)."""
+    seen: set[int] = set()
+    embeddings = model.get_input_embeddings()
+    handle = embeddings.register_forward_pre_hook(
+        lambda module, args: seen.add(threading.get_ident())
+    )
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen
+
+
+def test_cpu_workers_take_batches_of_their_own_only_when_there_are_enough(scored_case):
+    loaded, pairs, _expected = scored_case
+    model, tokenizer = loaded.model, loaded.tokenizer
+
+    def score(part):
+        return lambda: compute_ifd(model, tokenizer, part, batch_size=2, cpu_workers=2)
+
+    # Two pairs make at most two batches: they run one after another on the calling thread.
+    assert _scoring_threads(model, score(pairs[:2])) == {threading.get_ident()}
+    # Fifty pairs in batches of two make plenty: two workers share them, the caller waits.
+    many = _scoring_threads(model, score(pairs))
+    assert len(many) == 2 and threading.get_ident() not in many
