@@ -71,7 +71,7 @@ class _CyclicGcPause:
                 gc.enable()
 
 
-cyclic_gc_paused = _CyclicGcPause()
+_cyclic_gc_paused = _CyclicGcPause()
 
 
 class BackgroundParser:
@@ -91,11 +91,11 @@ class BackgroundParser:
         self._thread = threading.Thread(target=self._produce, name="import-parser", daemon=True)
 
     def __enter__(self) -> BackgroundParser:
-        cyclic_gc_paused.__enter__()
+        _cyclic_gc_paused.__enter__()
         try:
             self._thread.start()
         except BaseException:
-            cyclic_gc_paused.__exit__(None, None, None)
+            _cyclic_gc_paused.__exit__(None, None, None)
             raise
         return self
 
@@ -109,7 +109,7 @@ class BackgroundParser:
         try:
             self._thread.join()
         finally:
-            cyclic_gc_paused.__exit__(exc_type, exc, tb)
+            _cyclic_gc_paused.__exit__(exc_type, exc, tb)
 
     def __iter__(self) -> Iterator[list[Parsed]]:
         while True:
