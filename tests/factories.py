@@ -34,3 +34,15 @@ def make_item(**fields) -> Item:
         ),
     )
     return Item.objects.create(**values)
+
+
+def vad_record(n: int, **changes) -> dict:
+    """A VAD record (SPEC §1) as an import file holds it; ``changes`` replace or add keys."""
+    return {
+        "instruction": f"如何看待诚信？（{n}）",
+        "input": "",
+        "output": f"诚信是立身之本。（{n}）",
+        "source": "manual",
+        "categorization": "person",
+        **changes,
+    }

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation.models import Item, Job
 from annotation.services import item_change_status
+from tests.factories import vad_record
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAFERLHF_SAMPLE = FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl"
@@ -28,16 +29,6 @@ def upload(name: str, data: bytes) -> SimpleUploadedFile:
 def vad_file(*records: dict, name: str = "hand.jsonl") -> SimpleUploadedFile:
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     return upload(name, body.encode())
-
-
-def vad_record(n: int, **changes) -> dict:
-    return {
-        "instruction": f"问题{n}",
-        "input": "",
-        "output": f"回答{n}",
-        "source": "manual",
-        **changes,
-    }
 
 
 # The task runs when the job is committed: these tests commit for real.

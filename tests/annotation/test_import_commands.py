@@ -17,6 +17,7 @@ from django.db import connection
 from annotation.models import Item, Job
 from annotation.permissions import is_admin, is_reviewer
 from annotation.services import item_change_status, item_edit
+from tests.factories import vad_record
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAFERLHF_SAMPLE = FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl"
@@ -33,17 +34,6 @@ def run(*args: str) -> tuple[str, str]:
 def vad_lines(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
     return path
-
-
-def vad_record(n: int, **changes) -> dict:
-    return {
-        "instruction": f"问题{n}",
-        "input": "",
-        "output": f"回答{n}",
-        "source": "manual",
-        "categorization": "nation",
-        **changes,
-    }
 
 
 @pytest.mark.django_db

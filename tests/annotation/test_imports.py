@@ -32,7 +32,7 @@ from annotation.services import (
     job_cancel,
 )
 from annotation.services.imports import _ItemWriter
-from tests.factories import make_item
+from tests.factories import make_item, vad_record
 
 pytestmark = pytest.mark.django_db
 
@@ -150,18 +150,6 @@ def write_parquet(path: Path, rows: list[dict]) -> Path:
 def run_job(path: Path, fmt: str, **options) -> Job:
     job = import_job_create(path=path, fmt=fmt, enqueue=False, **options)
     return import_job_run(job_id=job.pk)
-
-
-def vad_record(n: int, **changes) -> dict:
-    record = {
-        "instruction": f"如何看待诚信？（{n}）",
-        "input": "",
-        "output": f"诚信是立身之本。（{n}）",
-        "source": "manual",
-        "categorization": "person",
-    }
-    record.update(changes)
-    return record
 
 
 # SafeRLHF.

@@ -10,19 +10,9 @@ from annotation.errors import RowError
 from annotation.importers import RecordStream, UnreadableFile, get_format
 from annotation.importers.base import ImportOptions, ItemDraft
 from annotation.importers.parsing import BackgroundParser
+from tests.factories import vad_record
 
 CAP = 1 << 16
-
-
-def _record(n: int, **changes) -> dict:
-    return {
-        "instruction": f"如何看待诚信？（{n}）",
-        "input": "",
-        "output": f"诚信是立身之本。（{n}）",
-        "source": "manual",
-        "categorization": "person",
-        **changes,
-    }
 
 
 def _parser(tmp_path, records: list[dict], *, name: str = "items.jsonl", **options):
@@ -42,8 +32,8 @@ def collector_on():
 
 
 def test_outcomes_come_in_file_order_in_chunks_with_errors_in_place(tmp_path):
-    records = [_record(n) for n in range(7)]
-    records[4] = _record(4, categorization="family")
+    records = [vad_record(n) for n in range(7)]
+    records[4] = vad_record(4, categorization="family")
     with _parser(tmp_path, records, chunk_size=3) as chunks:
         parsed = list(chunks)
     assert [len(chunk) for chunk in parsed] == [3, 3, 1]
@@ -60,7 +50,7 @@ def test_outcomes_come_in_file_order_in_chunks_with_errors_in_place(tmp_path):
 
 def test_an_unreadable_file_raises_in_the_consumer_where_it_happened(tmp_path):
     path = tmp_path / "gbk.jsonl"
-    good = json.dumps(_record(1), ensure_ascii=False).encode() + b"\n"
+    good = json.dumps(vad_record(1), ensure_ascii=False).encode() + b"\n"
     path.write_bytes(good * 3 + "诚信".encode("gbk") + b"\n")
     convert = get_format("vad").make_converter(ImportOptions(rule="all"))
     seen = []
@@ -73,7 +63,7 @@ def test_an_unreadable_file_raises_in_the_consumer_where_it_happened(tmp_path):
 
 def test_the_cyclic_collector_is_paused_while_a_parser_runs(tmp_path, collector_on):
     states = []
-    with _parser(tmp_path, [_record(n) for n in range(5)], chunk_size=2) as chunks:
+    with _parser(tmp_path, [vad_record(n) for n in range(5)], chunk_size=2) as chunks:
         for _chunk in chunks:
             states.append(gc.isenabled())
     assert states == [False, False, False]
@@ -81,8 +71,8 @@ def test_the_cyclic_collector_is_paused_while_a_parser_runs(tmp_path, collector_
 
 
 def test_parsers_running_together_share_one_pause(tmp_path, collector_on):
-    first = _parser(tmp_path, [_record(1)], name="first.jsonl")
-    second = _parser(tmp_path, [_record(2)], name="second.jsonl")
+    first = _parser(tmp_path, [vad_record(1)], name="first.jsonl")
+    second = _parser(tmp_path, [vad_record(2)], name="second.jsonl")
     with first:
         with second:
             assert not gc.isenabled()
@@ -92,13 +82,13 @@ def test_parsers_running_together_share_one_pause(tmp_path, collector_on):
 
 def test_the_collector_stays_off_after_a_parser_when_it_was_off(tmp_path, collector_on):
     gc.disable()
-    with _parser(tmp_path, [_record(1)]) as chunks:
+    with _parser(tmp_path, [vad_record(1)]) as chunks:
         list(chunks)
     assert not gc.isenabled()
 
 
 def test_leaving_a_parser_early_by_an_exception_resumes_the_collector(tmp_path, collector_on):
-    parser = _parser(tmp_path, [_record(n) for n in range(50)], chunk_size=1)
+    parser = _parser(tmp_path, [vad_record(n) for n in range(50)], chunk_size=1)
     with pytest.raises(KeyError), parser as chunks:
         next(iter(chunks))
         raise KeyError("the consumer failed")
