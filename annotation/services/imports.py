@@ -333,11 +333,8 @@ def _existing(db: BaseDatabaseWrapper, field_name: str, values: list[str]) -> se
     if not values:
         return set()
     if db.vendor != "postgresql":
-        return set(
-            Item.objects.filter(**{f"{field_name}__in": values})
-            .order_by()
-            .values_list(field_name, flat=True)
-        )
+        known = Item.objects.filter(**{f"{field_name}__in": values}).order_by()
+        return {row[0] for row in _fetch(db, known.values_list(field_name))}
     # One JSON parameter instead of thousands: cheaper to send and to parse, and since the
     # planner cannot see the array's size it always probes the unique index, even while
     # the statistics still describe the table as it was before this import began.
