@@ -35,7 +35,8 @@ DEFAULT_MAX_ANSWER_TOKENS = 512
 # Padded tokens (rows x width) per forward pass on a GPU, and on the CPU (see compute_ifd).
 DEFAULT_TOKEN_BUDGET = 16384
 # On the CPU each core scores its own batch (_scored_on_threads); 512 tokens keep a small
-# model's activations near that core (measured: 1.53x the reference against 1.45x at 1024).
+# model's activations near that core (measured on a loaded machine: 1.53x the reference
+# against 1.45x at 1024; on a quiet one 256, 512 and 1024 were equal within noise).
 CPU_TOKEN_BUDGET = 512
 # A core gets batches of its own only when there are this many per core; fewer run one after
 # another on all cores, so that a small call does not leave a core idle behind the last long
