@@ -49,8 +49,16 @@ from scoring.ifd import (
 from scoring.toy import build_toy_tokenizer
 
 ALPACA_PAIRS = 52_002
-# Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), by a substring of the device name.
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}
+# Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), by a substring of the device name; the
+# first match wins, so the PCIe and NVL cards come before the SXM figure they would also match.
+PEAK_BF16_TFLOPS = {
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H200 NVL": 835.0,
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+}
 
 _ZH_CHARS = (
     "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说"
