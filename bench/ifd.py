@@ -339,7 +339,10 @@ def peak_tflops(device: torch.device, override: float | None) -> float | None:
         return override
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
+    return peak_for_device_name(torch.cuda.get_device_name(device))
+
+
+def peak_for_device_name(name: str) -> float | None:
     return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
