@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/vad_review
+# The benches drop and recreate this database; its name must contain "bench".
+BENCH_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/vad_review_bench
 PYTEST_WORKERS ?= 2
 
 .PHONY: run test install services lint format bench clean messages
@@ -43,9 +45,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: services install
 	$(BIN)/python bench/ifd.py
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/import_export.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_export.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/score_writes.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation.bulk import bulk_update_fields
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
 from annotation.services import (
     items_change_status,
@@ -219,8 +220,8 @@ def _write_scores(
             "loss_cond": result.loss_cond,
             "loss_uncond": result.loss_uncond,
         }
-    # bulk_update leaves auto_now alone, so updated_at is set above and listed here.
-    Item.objects.bulk_update(
+    # Like bulk_update, this leaves auto_now alone, so updated_at is set above and listed here.
+    bulk_update_fields(
         items,
         [
             "ifd",

@@ -1,0 +1,48 @@
+"""Write different values into many rows with one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connections, router
+from django.db.models import Model
+
+
+def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
+    """Store ``fields`` of every object in ``objs`` (all of one model); returns rows updated.
+
+    ``QuerySet.bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` expression per row and
+    field, and resolving those costs Python milliseconds per row: writing the scores of a
+    256-item chunk (8 fields) took a median of 0.84-0.94 s (bench/score_writes.py), more than
+    a GPU needs to score the chunk; this takes 77-85 ms. On
+    PostgreSQL this sends one ``UPDATE ... FROM unnest(<one array per column>)`` instead, with
+    the values prepared by each field as Django would; elsewhere it is ``bulk_update``.
+    """
+    if not objs:
+        return 0
+    model = type(objs[0])
+    using = router.db_for_write(model)
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return model._default_manager.using(using).bulk_update(objs, fields)
+
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    arrays = [
+        [column.get_db_prep_value(getattr(obj, column.attname), connection) for obj in objs]
+        for column in columns
+    ]
+    unnest = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+    names = ", ".join(quote(column.column) for column in columns)
+    assignments = ", ".join(
+        f"{quote(column.column)} = new.{quote(column.column)}" for column in columns[1:]
+    )
+    table = quote(model._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM unnest({unnest}) AS new ({names}) "
+        f"WHERE {table}.{quote(pk.column)} = new.{quote(pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return cursor.rowcount

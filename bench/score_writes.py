@@ -1,0 +1,135 @@
+"""Benchmark: writing a scored chunk's results, bulk_update_fields against QuerySet.bulk_update.
+
+    DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/vad_review_bench \\
+        .venv/bin/python bench/score_writes.py [--chunks 16] [--chunk-size 256]
+
+A score job writes eight fields of every item of a chunk (ifd, ifd_ppl, ifd_model, ifd_params,
+scored_at, status, version, updated_at). On a GPU a 256-item chunk scores in a fraction of a
+second, so the write must not take longer. This recreates the database named in DATABASE_URL
+(its name must contain "bench"), imports 2 x chunks x chunk-size VAD records as candidates
+(every index in place, as in production), then writes chunks of them as scored, the two ways
+taking turns on fresh chunks, each in a transaction of its own, and compares the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a plain script
+
+from bench.import_export import Database, configure_django, machine_load, vad_record
+
+FIELDS = [
+    "ifd",
+    "ifd_ppl",
+    "ifd_model",
+    "ifd_params",
+    "scored_at",
+    "status",
+    "version",
+    "updated_at",
+]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=16, help="chunks written each way")
+    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--keep-db", action="store_true")
+    return parser.parse_args()
+
+
+def import_candidates(count: int) -> list[int]:
+    from annotation.models import Item
+    from annotation.services import import_file
+
+    rng = random.Random(0)
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as file:
+        for n in range(count):
+            file.write(json.dumps(vad_record(rng, n), ensure_ascii=False) + "\n")
+        file.flush()
+        import_file(path=Path(file.name), fmt="vad")
+    return list(Item.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def write_chunk(item_ids: list[int], write) -> float:
+    """Seconds that ``write`` takes to store one chunk's scores, inside its transaction."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from annotation.models import Item, Status
+
+    rng = random.Random(item_ids[0])
+    with transaction.atomic():
+        items = list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("pk"))
+        now = timezone.now()
+        for item in items:
+            item.ifd = rng.random()
+            item.ifd_ppl = rng.random()
+            item.ifd_model = "/models/qwen2.5-0.5b"
+            item.ifd_params = {
+                "job_id": 1,
+                "max_answer_tokens": 512,
+                "answer_tokens": rng.randint(3, 512),
+                "truncated": False,
+                "loss_cond": rng.random() * 3,
+                "loss_uncond": rng.random() * 3,
+            }
+            item.scored_at = item.updated_at = now
+            item.status = Status.SCORED
+            item.version += 1
+        started = time.perf_counter()
+        write(items)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    args = parse_args()
+    database = Database.from_environment()
+    database.drop()
+    database.create()
+    configure_django()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from annotation.bulk import bulk_update_fields
+    from annotation.models import Item
+
+    ways = {
+        "QuerySet.bulk_update": lambda items: Item.objects.bulk_update(items, FIELDS),
+        "bulk_update_fields": lambda items: bulk_update_fields(items, FIELDS),
+    }
+    try:
+        call_command("migrate", verbosity=0)
+        ids = import_candidates(2 * args.chunks * args.chunk_size)
+        chunks = [ids[i : i + args.chunk_size] for i in range(0, len(ids), args.chunk_size)]
+        seconds: dict[str, list[float]] = {name: [] for name in ways}
+        for turn in range(args.chunks):
+            for offset, (name, write) in enumerate(ways.items()):
+                seconds[name].append(write_chunk(chunks[2 * turn + offset], write))
+
+        print(f"Machine: {machine_load()}")
+        print(f"{args.chunks} chunks of {args.chunk_size} items each way, {len(FIELDS)} fields")
+        for name, values in seconds.items():
+            print(
+                f"  {name:<22} median {statistics.median(values) * 1e3:6.0f} ms a chunk "
+                f"({min(values) * 1e3:.0f}-{max(values) * 1e3:.0f} ms), "
+                f"{statistics.median(values) * 1e3 / args.chunk_size:.2f} ms an item"
+            )
+        baseline, mine = (statistics.median(v) for v in seconds.values())
+        print(f"bulk_update_fields: {baseline / mine:.1f}x faster than QuerySet.bulk_update")
+    finally:
+        connections.close_all()
+        if not args.keep_db:
+            database.drop()
+
+
+if __name__ == "__main__":
+    main()
