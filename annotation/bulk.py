@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 
 
 def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
@@ -33,7 +34,7 @@ def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
         [column.get_db_prep_value(getattr(obj, column.attname), connection) for obj in objs]
         for column in columns
     ]
-    unnest = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+    unnest = ", ".join(f"%s::{_array_type(column, connection)}[]" for column in columns)
     names = ", ".join(quote(column.column) for column in columns)
     assignments = ", ".join(
         f"{quote(column.column)} = new.{quote(column.column)}" for column in columns[1:]
@@ -46,3 +47,10 @@ def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         return cursor.rowcount
+
+
+def _array_type(column: Field, connection: BaseDatabaseWrapper) -> str:
+    db_type = column.db_type(connection)
+    # An explicit cast to varchar(n) cuts longer text silently; text assigned to the column
+    # is checked against its length, as in an INSERT.
+    return "text" if db_type.startswith("varchar") else db_type

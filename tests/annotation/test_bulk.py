@@ -4,7 +4,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from annotation.bulk import bulk_update_fields
@@ -79,3 +79,17 @@ def test_nothing_to_update_sends_nothing():
     with CaptureQueriesContext(connection) as queries:
         assert bulk_update_fields([], FIELDS) == 0
     assert queries.captured_queries == []
+
+
+def test_text_too_long_for_its_column_is_refused_not_cut():
+    items = [make_item(), make_item()]
+    items[0].ifd_model = "short"
+    items[1].ifd_model = "m" * 256  # the column holds 255
+
+    with pytest.raises(DataError, match="too long"), transaction.atomic():
+        bulk_update_fields(items, ["ifd_model"])
+
+    assert list(Item.objects.filter(pk__in=[i.pk for i in items]).values_list("ifd_model")) == [
+        ("",),
+        ("",),
+    ]
