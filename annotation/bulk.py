@@ -12,12 +12,12 @@ from django.db.models import Field, Model
 def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
     """Store ``fields`` of every object in ``objs`` (all of one model); returns rows updated.
 
-    ``QuerySet.bulk_update`` builds a ``CASE WHEN pk = ... THEN ...`` expression per row and
-    field, and resolving those costs Python milliseconds per row: writing the scores of a
-    256-item chunk (8 fields) took a median of 0.84-0.94 s (bench/score_writes.py), more than
-    a GPU needs to score the chunk; this takes 77-85 ms. On
-    PostgreSQL this sends one ``UPDATE ... FROM unnest(<one array per column>)`` instead, with
-    the values prepared by each field as Django would; elsewhere it is ``bulk_update``.
+    On PostgreSQL: one ``UPDATE ... FROM unnest(<an array per column>)``, with each value
+    prepared by its field as Django prepares it; elsewhere ``QuerySet.bulk_update``. That
+    builds a ``CASE WHEN pk = ... THEN ...`` per row and field, and resolving those costs
+    milliseconds of Python a row: a score chunk (256 items, 8 fields) took a median of
+    0.84-0.94 s to write that way, longer than a GPU takes to score it, and 77-85 ms this way
+    (bench/score_writes.py).
     """
     if not objs:
         return 0
