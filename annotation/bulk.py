@@ -15,9 +15,9 @@ def bulk_update_fields(objs: Sequence[Model], fields: Sequence[str]) -> int:
     On PostgreSQL: one ``UPDATE ... FROM unnest(<an array per column>)``, with each value
     prepared by its field as Django prepares it; elsewhere ``QuerySet.bulk_update``. That
     builds a ``CASE WHEN pk = ... THEN ...`` per row and field, and resolving those costs
-    milliseconds of Python a row: a score chunk (256 items, 8 fields) took a median of
-    0.84-0.94 s to write that way, longer than a GPU takes to score it, and 77-85 ms this way
-    (bench/score_writes.py).
+    milliseconds of Python a row: a score chunk (256 items, 8 fields) took 0.71-0.80 s on
+    average to write that way, longer than a GPU should take to score it, and 0.19-0.23 s this
+    way (median 69-86 ms; bench/score_writes.py).
     """
     if not objs:
         return 0

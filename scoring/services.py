@@ -171,6 +171,20 @@ def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
     return scored
 
 
+# What a score writes on an item. Like bulk_update, bulk_update_fields leaves auto_now alone,
+# so updated_at is set by hand and listed here.
+SCORED_ITEM_FIELDS = [
+    "ifd",
+    "ifd_ppl",
+    "ifd_model",
+    "ifd_params",
+    "scored_at",
+    "status",
+    "version",
+    "updated_at",
+]
+
+
 @transaction.atomic
 def _write_scores(
     *, job_id: int, chunk_index: int, params: ScoreParams, results: "dict[int, IFDResult]"
@@ -220,20 +234,7 @@ def _write_scores(
             "loss_cond": result.loss_cond,
             "loss_uncond": result.loss_uncond,
         }
-    # Like bulk_update, this leaves auto_now alone, so updated_at is set above and listed here.
-    bulk_update_fields(
-        items,
-        [
-            "ifd",
-            "ifd_ppl",
-            "ifd_model",
-            "ifd_params",
-            "scored_at",
-            "status",
-            "version",
-            "updated_at",
-        ],
-    )
+    bulk_update_fields(items, SCORED_ITEM_FIELDS)
     ItemRevision.objects.bulk_create(revisions)
     job_chunk_finish(chunk=chunk)
     return len(items)
