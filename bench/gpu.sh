@@ -6,10 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log="${OUT:-/tmp}/ifd-gpu.txt"
+python="${PYTHON:-$(command -v python3 || command -v python)}"
 qwen=(--device cuda --shape qwen2.5-0.5b --batch-size 64 --token-budget 65536)
 {
     nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,power.limit --format=csv
-    python -c "import sys, torch, transformers; print(sys.version.split()[0], torch.__version__, transformers.__version__)"
-    timeout 240 python bench/ifd.py "${qwen[@]}" --pairs 4000
-    timeout 240 python bench/ifd.py "${qwen[@]}" --pairs 52002 --reference-pairs 80 --skip-cherry
+    "$python" -c "import sys, torch, transformers; print(sys.version.split()[0], torch.__version__, transformers.__version__)"
+    timeout 240 "$python" bench/ifd.py "${qwen[@]}" --pairs 4000
+    timeout 240 "$python" bench/ifd.py "${qwen[@]}" --pairs 52002 --reference-pairs 80 --skip-cherry
 } 2>&1 | tee "$log"
