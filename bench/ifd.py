@@ -25,6 +25,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -334,6 +335,21 @@ def print_cpu_ceiling(shape: Shape, token_budget: int, achieved: dict[str, float
     )
 
 
+def host_synchronizations(device: torch.device, run: Callable[[], object]) -> int | None:
+    """How often ``run`` makes the host wait for the GPU (None off CUDA). Each wait leaves
+    the GPU idle while the host builds and launches the next batch."""
+    if device.type != "cuda":
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(warning.message) for warning in caught)
+
+
 def peak_tflops(device: torch.device, override: float | None) -> float | None:
     if override:
         return override
@@ -498,6 +514,17 @@ def main() -> None:
         )
     if peak_memory is not None:
         print(f"peak GPU memory: {peak_memory / 2**30:.2f} GiB")
+        sample = pairs[:256]
+        waits = host_synchronizations(device, lambda: score_batched(sample))
+        sample_batches = plan_batches(
+            tokenize_pairs(tokenizer, sample, **cuts).sequence_lengths.tolist(),
+            max_rows=2 * args.batch_size,
+            token_budget=token_budget,
+        )
+        print(
+            f"host waits for the GPU in compute_ifd on {len(sample)} pairs "
+            f"({len(sample_batches)} forward passes): {waits}"
+        )
     print(
         f"projected for Alpaca-52k ({ALPACA_PAIRS} pairs, this length mix): "
         f"{ALPACA_PAIRS / rates['compute_ifd'] / 60:.1f} min with compute_ifd, "

@@ -592,10 +592,11 @@ def compute_ifd(
         else:
             batch_losses = (scorer.mean_losses(sequence_indices) for sequence_indices in batches)
         # Results stay on the device until the end, so the CPU builds the next batch while the
-        # GPU is still busy with the last one.
+        # GPU is still busy with the last one. That is also why the positions are copied with
+        # non_blocking: torch.tensor(..., device="cuda") waits for the stream to drain.
         mean_losses = torch.empty(2 * len(pairs), dtype=torch.float32, device=device)
         for sequence_indices, losses in zip(batches, batch_losses, strict=True):
-            positions = torch.tensor(sequence_indices, device=device)
+            positions = torch.tensor(sequence_indices).to(device, non_blocking=True)
             mean_losses[positions] = losses
         loss_cond, loss_uncond = mean_losses.cpu().split(len(pairs))
     return results_from_losses(tokenized, loss_cond.tolist(), loss_uncond.tolist())
