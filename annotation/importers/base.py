@@ -108,12 +108,13 @@ def text(record: Mapping[str, Any], name: str, *, allow_empty: bool = False) -> 
     value = record.get(name)
     if type(value) is not str:
         raise _wrong_type(record, name, "a string")
-    if is_usable_text(value) or (allow_empty and not value):
+    if is_usable_text(value):
         return value
     if "\x00" in value:
         # PostgreSQL text and jsonb cannot hold NUL; refuse it here with a readable message.
         raise BadRow(name, "contains a NUL character (\\u0000)")
-    if allow_empty and value.isspace():
+    # What is left is empty or all whitespace.
+    if allow_empty:
         return value
     raise BadRow(name, "must not be empty")
 
