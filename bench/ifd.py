@@ -390,10 +390,16 @@ def main() -> None:
     reference_pairs = pairs[: min(args.pairs, args.reference_pairs or 80)]
     max_length = model_max_length(model.config, tokenizer)
     cuts = dict(max_answer_tokens=args.max_answer_tokens, max_length=max_length)
-    tokenized = tokenize_pairs(tokenizer, pairs, **cuts)
-    batches = plan_batches(
-        tokenized.sequence_lengths.tolist(), max_rows=2 * args.batch_size, token_budget=token_budget
-    )
+
+    def planned(part: Sequence[tuple[str, str]]) -> tuple[TokenizedPairs, list[list[int]]]:
+        """The tokens of ``part`` and the forward passes compute_ifd makes of them."""
+        tokenized = tokenize_pairs(tokenizer, part, **cuts)
+        lengths = tokenized.sequence_lengths.tolist()
+        return tokenized, plan_batches(
+            lengths, max_rows=2 * args.batch_size, token_budget=token_budget
+        )
+
+    tokenized, batches = planned(pairs)
     work = describe_workload(tokenized, batches)
     reference_work = describe_workload(tokenize_pairs(tokenizer, reference_pairs, **cuts))
 
@@ -516,11 +522,7 @@ def main() -> None:
         print(f"peak GPU memory: {peak_memory / 2**30:.2f} GiB")
         sample = pairs[:256]
         waits = host_synchronizations(device, lambda: score_batched(sample))
-        sample_batches = plan_batches(
-            tokenize_pairs(tokenizer, sample, **cuts).sequence_lengths.tolist(),
-            max_rows=2 * args.batch_size,
-            token_budget=token_budget,
-        )
+        _, sample_batches = planned(sample)
         print(
             f"host waits for the GPU in compute_ifd on {len(sample)} pairs "
             f"({len(sample_batches)} forward passes): {waits}"
