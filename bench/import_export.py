@@ -260,6 +260,26 @@ def configure_django() -> None:
     django.setup()
 
 
+@contextmanager
+def bench_database(database: Database, *, recreate: bool, keep: bool) -> Iterator[None]:
+    """Django set up on the bench database, migrated; ``recreate`` starts from an empty one,
+    and the database is dropped at the end unless ``keep``."""
+    if recreate:
+        database.drop()
+        database.create()
+    configure_django()
+    from django.core.management import call_command
+    from django.db import connections
+
+    try:
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        connections.close_all()
+        if not keep:
+            database.drop()
+
+
 # ----------------------------------------------------------------------------- measuring
 
 
@@ -655,23 +675,12 @@ def main() -> None:
         print("Data files")
         saferlhf = data_file(args.data_dir, "saferlhf", args.saferlhf_rows, saferlhf_row)
         vad = data_file(args.data_dir, "vad", args.vad_rows, vad_record)
-        database.drop()
-        database.create()
-    configure_django()
-    from django.core.management import call_command
-    from django.db import connections
-
-    try:
-        call_command("migrate", verbosity=0)
+    with bench_database(database, recreate=not args.skip_import, keep=args.keep_db):
         import_lines = [] if args.skip_import else run_import(args, saferlhf, vad)
         export_figures = run_export(args.export_repeats)
         print(f"\nSummary ({database.name}, PostgreSQL, one run; {machine_load()})")
         for line in [*import_lines, *export_summary(export_figures)]:
             print(line)
-    finally:
-        connections.close_all()
-        if not args.keep_db:
-            database.drop()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a plain script
 
-from bench.import_export import Database, configure_django, machine_load, vad_record
+from bench.import_export import Database, bench_database, machine_load, vad_record
 
 
 def parse_args() -> argparse.Namespace:
@@ -81,23 +81,17 @@ def write_chunk(item_ids: list[int], write) -> float:
 
 def main() -> None:
     args = parse_args()
-    database = Database.from_environment()
-    database.drop()
-    database.create()
-    configure_django()
-    from django.core.management import call_command
-    from django.db import connections
+    with bench_database(Database.from_environment(), recreate=True, keep=args.keep_db):
+        from annotation.bulk import bulk_update_fields
+        from annotation.models import Item
+        from scoring.services import SCORED_ITEM_FIELDS
 
-    from annotation.bulk import bulk_update_fields
-    from annotation.models import Item
-    from scoring.services import SCORED_ITEM_FIELDS
-
-    ways = {
-        "QuerySet.bulk_update": lambda items: Item.objects.bulk_update(items, SCORED_ITEM_FIELDS),
-        "bulk_update_fields": lambda items: bulk_update_fields(items, SCORED_ITEM_FIELDS),
-    }
-    try:
-        call_command("migrate", verbosity=0)
+        ways = {
+            "QuerySet.bulk_update": lambda items: Item.objects.bulk_update(
+                items, SCORED_ITEM_FIELDS
+            ),
+            "bulk_update_fields": lambda items: bulk_update_fields(items, SCORED_ITEM_FIELDS),
+        }
         ids = import_candidates(2 * args.chunks * args.chunk_size)
         chunks = [ids[i : i + args.chunk_size] for i in range(0, len(ids), args.chunk_size)]
         seconds: dict[str, list[float]] = {name: [] for name in ways}
@@ -122,10 +116,6 @@ def main() -> None:
         # pending list, which every chunk fills, whichever way it writes.
         baseline, mine = (statistics.fmean(v) for v in seconds.values())
         print(f"bulk_update_fields: {baseline / mine:.1f}x faster than QuerySet.bulk_update")
-    finally:
-        connections.close_all()
-        if not args.keep_db:
-            database.drop()
 
 
 if __name__ == "__main__":
