@@ -3,7 +3,7 @@
 A SafeRLHF import writes tens of thousands of such rows at once, and adding each to a GIN
 index (its pending list, then the merges) cost about a fifth of the whole import. Those rows
 are replaced by their translation soon after; until then a harm-category filter reaches them
-through the status index (annotation.filters.filter_harm_category).
+through the status index (annotation.filters.ItemFilter.filter_harm_category).
 """
 
 from django.db import migrations
