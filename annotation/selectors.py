@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Prefetch, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -144,3 +145,8 @@ def _query_values(filters: Mapping, name: str) -> list[str]:
     if not isinstance(raw, list | tuple):
         raw = [raw]
     return [str(value) for value in raw if str(value) != ""]
+
+
+def ifd_model_is_demo(*, model: str) -> bool:
+    """Whether scores from `model` come from a demo model and mean nothing (VAD_DEMO_MODELS)."""
+    return bool(model) and model in settings.VAD_DEMO_MODELS

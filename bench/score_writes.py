@@ -84,7 +84,7 @@ def main() -> None:
     with bench_database(Database.from_environment(), recreate=True, keep=args.keep_db):
         from annotation.bulk import bulk_update_fields
         from annotation.models import Item
-        from scoring.services import SCORED_ITEM_FIELDS
+        from pipeline.services import SCORED_ITEM_FIELDS
 
         ways = {
             "QuerySet.bulk_update": lambda items: Item.objects.bulk_update(

@@ -1,5 +1,5 @@
-"""Model-side work for VAD Review: IFD scoring, prompt rendering and model loading.
+"""The model core of VAD Review: IFD scoring, prompt rendering and model backends.
 
-Everything here except ``services.py`` and ``tasks.py`` is plain Python on top of
-torch/transformers and must stay importable without Django.
+Plain Python on top of torch/transformers: nothing here imports Django or the project's apps,
+so it runs, and is benchmarked, on a bare GPU image. The Django side (jobs) is `pipeline`.
 """

@@ -4,10 +4,13 @@ import os
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _index = int(_worker[2:]) if _worker[2:].isdigit() else 0
-_redis = f"redis://127.0.0.1:6379/{15 - _index % 8}"
+# TEST_REDIS_URL lets two checkouts run their suites at once on one machine, each against a
+# Redis server of its own (their workers would otherwise take each other's tasks).
+_redis_server = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+_redis = f"{_redis_server}/{15 - _index % 8}"
 # The cache (job progress) has a database of its own, so each test can start from an empty
 # one without touching the broker's queues (tests/conftest.py).
-_redis_cache = f"redis://127.0.0.1:6379/{7 - _index % 8}"
+_redis_cache = f"{_redis_server}/{7 - _index % 8}"
 
 # Under xdist pytest-django names each worker's database; a plain run gets its own name so
 # that two runs on one machine (developers, helpers) never drop each other's database.

@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "annotation",
-    "scoring",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -159,7 +159,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work goes to workers started with -Q gpu (one per GPU); the rest to "default".
-CELERY_TASK_ROUTES = {"scoring.tasks.score_chunk": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"pipeline.tasks.score_chunk": {"queue": "gpu"}}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("VAD_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_TIME_LIMIT = env_int("VAD_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -214,6 +214,9 @@ SPECTACULAR_SETTINGS = {
 
 # Models and pipeline (SPEC §6).
 VAD_IFD_MODEL = os.environ.get("VAD_IFD_MODEL", "")
+# Models whose scores mean nothing (the quick start's random-weight demo model): every page
+# that shows a score from one of these says so. Comma separated, as in VAD_IFD_MODEL.
+VAD_DEMO_MODELS = [m for m in os.environ.get("VAD_DEMO_MODELS", "").split(",") if m]
 VAD_TRANSLATE_MODEL = os.environ.get("VAD_TRANSLATE_MODEL", "")
 VAD_EVOLVE_MODEL = os.environ.get("VAD_EVOLVE_MODEL", "")
 VAD_LLM_BASE_URL = os.environ.get("VAD_LLM_BASE_URL", "")

@@ -11,8 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/pipeline/", include("scoring.api.urls")),
+    path("api/v1/pipeline/", include("pipeline.api.urls")),
     path("api/v1/", include("annotation.api.urls")),
-    path("pipeline/", include("scoring.urls")),
+    path("pipeline/", include("pipeline.urls")),
     path("", include("annotation.urls")),
 ]

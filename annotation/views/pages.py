@@ -1,9 +1,8 @@
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
-from scoring.views import pipeline_forms
-
 from .. import selectors
+from ..dashboard import DashboardPanel, dashboard_panel_register, dashboard_panels
 from ..permissions import AdminRequiredMixin, ReviewerRequiredMixin, is_admin
 
 RECENT_JOBS = 10
@@ -24,6 +23,25 @@ def job_table_context() -> dict:
     }
 
 
+dashboard_panel_register(
+    DashboardPanel(
+        name="item_counts",
+        template="annotation/partials/item_counts.html",
+        order=10,
+        context=item_counts_context,
+        admin_only=False,
+    )
+)
+dashboard_panel_register(
+    DashboardPanel(
+        name="job_table",
+        template="annotation/partials/job_table.html",
+        order=90,
+        context=job_table_context,
+    )
+)
+
+
 class _JobsActiveMixin:
     """The partials poll while any job is unfinished; each page asks the database once."""
 
@@ -35,10 +53,11 @@ class DashboardView(LoginRequiredMixin, ReviewerRequiredMixin, _JobsActiveMixin,
     template_name = "annotation/dashboard.html"
 
     def get_context_data(self, **kwargs):
-        context = {**super().get_context_data(**kwargs), **item_counts_context()}
-        if is_admin(self.request.user):
-            context.update(job_table_context())
-            context.update(pipeline_forms())
+        context = super().get_context_data(**kwargs)
+        panels = dashboard_panels(admin=is_admin(self.request.user))
+        for panel in panels:
+            context.update(panel.context())
+        context["panels"] = panels
         return context
 
 

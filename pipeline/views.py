@@ -45,7 +45,7 @@ class _PipelineStartView(LoginRequiredMixin, AdminRequiredMixin, View):
             return redirect("dashboard")
         context = pipeline_forms(**({self.form_name: form} if job is None else {}))
         response = render(
-            request, "scoring/partials/pipeline.html", {**context, "started": started}
+            request, "pipeline/partials/pipeline.html", {**context, "started": started}
         )
         if job is not None:
             response["HX-Trigger"] = JOBS_CHANGED_EVENT

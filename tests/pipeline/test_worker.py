@@ -14,7 +14,7 @@ from django.db import connection
 
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
 from annotation.services import import_file, import_job_create
-from scoring import services
+from pipeline import services
 from scoring.backends import ScoringInput, get_scorer
 from scoring.toy import build_toy_model
 from vad_review.celery import app as celery_app

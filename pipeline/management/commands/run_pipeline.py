@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from annotation.models import Job
 from annotation.selectors import job_progress
-from scoring import services
+from pipeline import services
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from annotation.api.serializers import JobSerializer
 from annotation.permissions import IsAdmin
-from scoring import services
+from pipeline import services
 
 
 class ScoreRequestSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
 from annotation.services import job_cancel
-from scoring import services
+from pipeline import services
 from scoring.backends import ScoringInput, get_scorer
 from scoring.toy import build_toy_model
 from tests.factories import make_item

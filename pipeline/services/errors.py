@@ -1,0 +1,2 @@
+class PipelineConfigError(ValueError):
+    """The run cannot start as asked (no model configured, contradictory options)."""
