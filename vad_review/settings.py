@@ -227,6 +227,8 @@ VAD_SCORE_BATCH_SIZE = env_int("VAD_SCORE_BATCH_SIZE", 16)
 VAD_MAX_ANSWER_TOKENS = env_int("VAD_MAX_ANSWER_TOKENS", 512)
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
+# Parquet: the largest row group, uncompressed (from the file's metadata), that is read.
+VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
