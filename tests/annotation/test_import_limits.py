@@ -88,6 +88,7 @@ def test_skip_invalid_skips_every_oversized_parquet_row(one_row_per_group):
     assert job.status == Job.State.SUCCEEDED
     assert job.report["invalid"] == ROWS
     assert [e.split(":")[1] for e in errors[:3]] == ["1", "2", "3"]
+    assert all("prompt: record is longer" in e for e in errors), errors[:3]
     assert not Item.objects.exists()
 
 
