@@ -2,8 +2,10 @@
 need none; errors shown to people are translated and free of database internals."""
 
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.utils import translation
@@ -90,6 +92,22 @@ def test_our_pages_have_no_inline_scripts(admin_client, url):
     html = admin_client.get(url).content.decode()
     assert "<script" in html or url != "/"  # the dashboard does load scripts (htmx)
     assert inline_scripts(html) == []
+
+
+def our_templates() -> list[Path]:
+    base = Path(settings.BASE_DIR)
+    folders = [base / "templates", *base.glob("*/templates")]
+    return sorted(p for folder in folders for p in folder.rglob("*.html") if ".venv" not in p.parts)
+
+
+def test_the_templates_are_found():
+    assert Path(settings.BASE_DIR) / "templates" / "base.html" in our_templates()
+
+
+@pytest.mark.parametrize("template", our_templates(), ids=lambda p: p.name)
+def test_no_template_of_ours_has_an_inline_script(template):
+    # Pages other tests never render are covered too: the policy would block such a script.
+    assert inline_scripts(template.read_text("utf-8")) == []
 
 
 def test_the_login_and_logged_out_pages_have_no_inline_scripts(reviewer_client):
