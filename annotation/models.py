@@ -109,27 +109,47 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["content_hash"], name="item_content_hash_unique"),
             models.UniqueConstraint(fields=["source_key"], name="item_source_key_unique"),
             models.CheckConstraint(
-                condition=_in_choices("source", Source), name="item_source_valid"
+                condition=_in_choices("source", Source),
+                name="item_source_valid",
+                violation_error_message=_("The source must be manual, synthetic or translated."),
             ),
             models.CheckConstraint(
                 condition=_in_choices("categorization", Categorization),
                 name="item_categorization_valid",
+                violation_error_message=_("The category must be person, social or nation."),
             ),
             models.CheckConstraint(
-                condition=_in_choices("status", Status), name="item_status_valid"
+                condition=_in_choices("status", Status),
+                name="item_status_valid",
+                violation_error_message=_("This status does not exist."),
             ),
-            models.CheckConstraint(condition=~Q(instruction=""), name="item_instruction_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(instruction=""),
+                name="item_instruction_not_empty",
+                violation_error_message=_("The instruction must not be empty."),
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=STATUSES_WITHOUT_OUTPUT) | ~Q(output=""),
                 name="item_output_not_empty",
+                violation_error_message=_("The output must not be empty."),
             ),
             models.CheckConstraint(
                 condition=~Q(status=Status.ACCEPTED) | ~Q(categorization=""),
                 name="item_accepted_is_classified",
+                violation_error_message=_(
+                    "An accepted item needs a category (person, social or nation): "
+                    "choose one before accepting."
+                ),
             ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="item_version_positive"),
             models.CheckConstraint(
-                condition=Q(ifd__isnull=True) | Q(ifd__gte=0), name="item_ifd_not_negative"
+                condition=Q(version__gte=1),
+                name="item_version_positive",
+                violation_error_message=_("The version must be 1 or more."),
+            ),
+            models.CheckConstraint(
+                condition=Q(ifd__isnull=True) | Q(ifd__gte=0),
+                name="item_ifd_not_negative",
+                violation_error_message=_("The IFD score must not be negative."),
             ),
         ]
         indexes = [

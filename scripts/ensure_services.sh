@@ -18,7 +18,9 @@ apt_install() {
 }
 
 # chromium and its CJK fonts: the browser tests (tests/e2e) drive Debian's Chromium.
-apt_install postgresql redis-server gettext chromium fonts-noto-cjk
+# nginx-light and docker-compose: tests/e2e/test_reverse_proxy.py runs nginx with
+# deploy/nginx.conf in front of gunicorn and checks docker-compose.yml with `config`.
+apt_install postgresql redis-server gettext chromium fonts-noto-cjk nginx-light docker-compose
 
 PGHOST=127.0.0.1; PGPORT=5432
 if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then

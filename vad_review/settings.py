@@ -5,9 +5,11 @@ production set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -227,6 +229,8 @@ VAD_SCORE_BATCH_SIZE = env_int("VAD_SCORE_BATCH_SIZE", 16)
 VAD_MAX_ANSWER_TOKENS = env_int("VAD_MAX_ANSWER_TOKENS", 512)
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
+# Parquet: the largest row group, uncompressed (from the file's metadata), that is read.
+VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -236,3 +240,69 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Security and hostile input (issue 12): one block, kept together. ---------------------
+# API bodies nested too deep answer 400, not 500 (annotation/api/parsers.py).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "annotation.api.parsers.SafeJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+
+# Apps and middleware of this block, added to the lists above (axes' middleware last).
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+# Repeated failed logins (django-axes), on both login forms: after VAD_LOGIN_FAILURE_LIMIT
+# wrong passwords for one username from one address, that pair is locked out for
+# VAD_LOGIN_COOLOFF_MINUTES (the page says so, with status 429). `manage.py axes_reset`
+# lifts every lockout.
+AUTHENTICATION_BACKENDS = [
+    "annotation.auth_backends.LoginAttemptBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("VAD_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("VAD_LOGIN_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind the reverse proxy (docker-compose's nginx) every request comes from the proxy: set
+# VAD_PROXY_COUNT=1 so the client's address is read from X-Forwarded-For, which nginx sets.
+AXES_IPWARE_PROXY_COUNT = env_int("VAD_PROXY_COUNT", 0)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# Mail: password reset exists only where mail can be sent (EMAIL_HOST set); without it the
+# reset pages answer 404 and the login page offers no link.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vad-review@localhost")
+
+# Content-Security-Policy (django-csp) on every response: scripts and styles only from our
+# own origin, no inline script anywhere (our pages load static/js files). The API docs page
+# relaxes styles only (Swagger UI's page has an inline <style>; vad_review/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one line per failed login is noise

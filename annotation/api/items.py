@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +14,7 @@ from ..filters import ItemFilter
 from ..models import Item, ItemRevision
 from ..permissions import IsAdminOrReviewer
 from ..selectors import ITEM_API_FIELDS, item_detail, item_list
+from .pagination import CheckedCursorPagination
 
 # The selector loads these columns; the API names the ids and the reviewer without suffixes.
 _API_NAMES = {
@@ -24,12 +24,9 @@ _API_NAMES = {
 }
 
 
-class ItemCursorPagination(CursorPagination):
+class ItemCursorPagination(CheckedCursorPagination):
     # Cursor pagination stays fast and exact at any depth while items are being added.
     ordering = "id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class ItemSerializer(serializers.ModelSerializer):

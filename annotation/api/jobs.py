@@ -5,7 +5,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,14 +14,12 @@ from ..models import Job
 from ..permissions import IsAdmin
 from ..selectors import job_list
 from ..services import job_cancel
+from .pagination import CheckedCursorPagination
 from .serializers import JobSerializer
 
 
-class JobCursorPagination(CursorPagination):
+class JobCursorPagination(CheckedCursorPagination):
     ordering = "-id"  # newest first, as the jobs page shows them
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 def _job_or_404(job_id: int) -> Job:

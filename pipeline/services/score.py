@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.bulk import bulk_update_fields
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
@@ -52,7 +53,7 @@ def _configured_model(model: str | None) -> str:
     model = model or settings.VAD_IFD_MODEL
     if not model:
         raise PipelineConfigError(
-            "no scoring model: set VAD_IFD_MODEL or name one (a local directory or a model name)"
+            _("no scoring model: set VAD_IFD_MODEL or name one (a local directory or a model name)")
         )
     return model
 
@@ -75,7 +76,7 @@ def score_job_start(
         max_answer_tokens=max_answer_tokens or settings.VAD_MAX_ANSWER_TOKENS,
     )
     if params.chunk_size < 1 or params.batch_size < 1 or params.max_answer_tokens < 1:
-        raise PipelineConfigError("chunk size, batch size and max answer tokens must be >= 1")
+        raise PipelineConfigError(_("chunk size, batch size and max answer tokens must be >= 1"))
     with transaction.atomic():
         item_ids = list(
             items_to_score(model=params.model, rescore=rescore)

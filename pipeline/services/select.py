@@ -3,6 +3,7 @@
 import math
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotation.models import Job, Status
 from annotation.services import items_change_status, job_create, job_start, job_succeed
@@ -21,11 +22,11 @@ def filter_job_start(
     model: str | None = None,
 ) -> Job:
     if min_ifd is not None and keep_top is not None:
-        raise PipelineConfigError("give either --min-ifd or --keep-top, not both")
+        raise PipelineConfigError(_("give either --min-ifd or --keep-top, not both"))
     if keep_top is not None and not 0 < keep_top <= 1:
-        raise PipelineConfigError("--keep-top is a fraction in (0, 1]")
+        raise PipelineConfigError(_("--keep-top is a fraction in (0, 1]"))
     if min_ifd is not None and not math.isfinite(min_ifd):
-        raise PipelineConfigError("--min-ifd must be a finite number")
+        raise PipelineConfigError(_("--min-ifd must be a finite number"))
     job = job_create(
         kind=Job.Kind.FILTER,
         params={"min_ifd": min_ifd, "keep_top": keep_top, "model": model},

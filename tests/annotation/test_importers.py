@@ -18,9 +18,9 @@ from annotation.importers import (
     UnknownFormat,
     UnreadableFile,
     get_format,
+    json_array,
     resolve_rule,
 )
-from annotation.importers import reader as reader_module
 from annotation.importers.base import infer_config_split
 from annotation.importers.saferlhf import (
     SafeRLHFRow,
@@ -81,7 +81,7 @@ def test_json_array_elements_come_with_the_line_where_they_start(tmp_path):
 
 def test_a_json_array_is_parsed_correctly_across_small_read_chunks(tmp_path, monkeypatch):
     # Tiny chunks split elements, strings, numbers and multi-byte characters across reads.
-    monkeypatch.setattr(reader_module, "_READ_CHUNK", 7)
+    monkeypatch.setattr(json_array, "_READ_CHUNK", 7)
     rows = [{"n": 123456789, "text": "价值观对齐" * 5, "ok": True, "x": None} for _ in range(20)]
     path = write(tmp_path, json.dumps(rows, ensure_ascii=False).encode(), "a.json")
     assert [record for _, record in read_all(path)] == rows

@@ -1,0 +1,32 @@
+"""Errors on the pipeline panel speak the page's language (Chinese by default)."""
+
+import pytest
+from django.test import Client
+
+from annotation.models import Job
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _admin() -> Client:
+    client = Client()
+    client.force_login(make_user(role="admin", username="panel-admin"))
+    return client
+
+
+def test_a_missing_scoring_model_is_explained_in_chinese_on_the_chinese_page(settings):
+    settings.VAD_IFD_MODEL = ""
+    html = _admin().post("/pipeline/score/", {}, **HTMX).content.decode()
+    assert "没有评分模型" in html and "VAD_IFD_MODEL" in html
+    assert "no scoring model" not in html
+    assert Job.objects.count() == 0
+
+
+def test_the_same_error_is_english_on_the_english_page(settings):
+    settings.VAD_IFD_MODEL = ""
+    client = _admin()
+    html = client.post("/pipeline/score/", {}, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
+    assert "no scoring model" in html.content.decode()
