@@ -280,3 +280,50 @@ def translation_flags(
     if latin >= thresholds.max_latin_words:
         flags.append(FLAG_UNTRANSLATED_LATIN)
     return flags, {"length_ratio": None if ratio is None else round(ratio, 3), "latin_run": latin}
+
+
+# ---- running a generator -------------------------------------------------------------
+
+
+def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, seed: int = 0):
+    """Translate every text with `generator` (scoring.generation.Generator) in one batch of
+    requests and return Simplified Chinese, in input order; an empty text stays empty.
+
+    A chat model gets each whole text in `TRANSLATION_PROMPT`; a seq2seq model gets every
+    sentence of every text (segment_text), whose translations are put back in place.
+    """
+    from .generation import GenerationRequest
+
+    if generator.is_chat:
+        todo = [n for n, text in enumerate(texts) if text.strip()]
+        replies = generator.generate(
+            [
+                GenerationRequest(translation_messages(texts[n]), max_new_tokens=max_new_tokens)
+                for n in todo
+            ],
+            seed=seed,
+        )
+        out = [""] * len(texts)
+        for n, reply in zip(todo, replies, strict=True):
+            out[n] = to_simplified(clean_chat_translation(reply))
+        return out
+    segmented = [segment_text(text) for text in texts]
+    sentences = [s for seg in segmented for s in seg.sentences]
+    replies = generator.generate(
+        [GenerationRequest(seq2seq_messages(s), max_new_tokens=max_new_tokens) for s in sentences],
+        seed=seed,
+    )
+    out, at = [], 0
+    for seg in segmented:
+        part = [r.strip() for r in replies[at : at + len(seg.sentences)]]
+        at += len(seg.sentences)
+        joined = seg.rejoin(part) if any(part) else ""
+        out.append(to_simplified(joined))
+    return out
+
+
+def translation_provenance(generator, *, model: str) -> dict:
+    """What origin.translation records: the model and the prompt template used."""
+    if generator.is_chat:
+        return {"model": model, "prompt": TRANSLATION_PROMPT_NAME, "template": TRANSLATION_PROMPT}
+    return {"model": model, "prompt": SEQ2SEQ_PROMPT_NAME, "template": "{sentence}"}
