@@ -255,6 +255,17 @@ VAD_EVOLVE_RULES = env_list(
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
 
+# Generation backends for translation and evolution (scoring.generation.get_generator).
+# With VAD_LLM_BASE_URL set, workers call that server's /chat/completions: at most
+# VAD_LLM_CONCURRENCY requests in flight per worker process, each given VAD_LLM_TIMEOUT seconds
+# to answer, retried up to VAD_LLM_MAX_RETRIES times (exponential backoff with jitter, or the
+# server's Retry-After) after a connection error, a timeout, a 5xx or a 429. A local model
+# generates VAD_GENERATION_BATCH_SIZE prompts at once.
+VAD_LLM_CONCURRENCY = env_int("VAD_LLM_CONCURRENCY", 8)
+VAD_LLM_TIMEOUT = float(os.environ.get("VAD_LLM_TIMEOUT") or 120)
+VAD_LLM_MAX_RETRIES = env_int("VAD_LLM_MAX_RETRIES", 4)
+VAD_GENERATION_BATCH_SIZE = env_int("VAD_GENERATION_BATCH_SIZE", 16)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
