@@ -79,7 +79,7 @@ def evolve_job_start(
         all_ops=all_ops,
         rules=rules,
         chunk_size=chunk_size or settings.VAD_EVOLVE_CHUNK_SIZE,
-        max_new_tokens=max_new_tokens or settings.VAD_GENERATE_MAX_NEW_TOKENS,
+        max_new_tokens=max_new_tokens or settings.VAD_GENERATION_MAX_NEW_TOKENS,
         seed_ids=sorted(item_ids) if item_ids is not None else None,
     )
     if params.chunk_size < 1 or params.max_new_tokens < 1:
@@ -110,7 +110,7 @@ def reanswer_item_start(*, user, item_id: int, model: str | None = None) -> Job:
         all_ops=False,
         rules=list(settings.VAD_EVOLVE_RULES),
         chunk_size=1,
-        max_new_tokens=settings.VAD_GENERATE_MAX_NEW_TOKENS,
+        max_new_tokens=settings.VAD_GENERATION_MAX_NEW_TOKENS,
         reanswer=True,
         chunk_rounds={"0": item.origin.get("round", 1)},
     )

@@ -50,7 +50,7 @@ def generator_for(*, model: str, purpose: str) -> "Generator":
             concurrency=settings.VAD_LLM_CONCURRENCY,
             timeout=settings.VAD_LLM_TIMEOUT,
             max_retries=settings.VAD_LLM_MAX_RETRIES,
-            batch_size=settings.VAD_GENERATE_BATCH_SIZE,
+            batch_size=settings.VAD_GENERATION_BATCH_SIZE,
         )
     except GeneratorConfigError as exc:
         raise PipelineConfigError(str(exc)) from exc

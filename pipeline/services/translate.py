@@ -89,7 +89,7 @@ def translate_job_start(
     params = TranslateParams(
         model=configured_generation_model(model=model, purpose="translate"),
         chunk_size=chunk_size or settings.VAD_TRANSLATE_CHUNK_SIZE,
-        max_new_tokens=max_new_tokens or settings.VAD_GENERATE_MAX_NEW_TOKENS,
+        max_new_tokens=max_new_tokens or settings.VAD_GENERATION_MAX_NEW_TOKENS,
         retranslate=retranslate,
     )
     if params.chunk_size < 1 or params.max_new_tokens < 1:
