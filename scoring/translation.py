@@ -305,7 +305,7 @@ def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, see
         )
         out = [""] * len(texts)
         for n, reply in zip(todo, replies, strict=True):
-            out[n] = to_simplified(clean_chat_translation(reply))
+            out[n] = clean_chat_translation(to_simplified(reply))
         return out
     segmented = [segment_text(text) for text in texts]
     sentences = [s for seg in segmented for s in seg.sentences]

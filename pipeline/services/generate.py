@@ -4,6 +4,8 @@ A generation chunk runs its model outside any transaction and writes its results
 transaction that also marks the chunk done, so a redelivered chunk writes nothing twice.
 """
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -31,7 +33,21 @@ def configured_generation_model(*, model: str | None, purpose: str) -> str:
             f"no {what} model: set {setting} (a local model directory or name, or the model's "
             "name on the server at VAD_LLM_BASE_URL) or name one"
         )
+    if purpose == "evolve" and _is_local_seq2seq(model):
+        raise PipelineConfigError(
+            f"{setting}={model!r} is a sequence-to-sequence (translation) model; evolution "
+            f"needs a chat model that follows instructions. Set {setting} to a causal chat model."
+        )
     return model
+
+
+def _is_local_seq2seq(model: str) -> bool:
+    """A local model folder whose config says encoder-decoder (read without loading it)."""
+    config = Path(model) / "config.json"
+    try:
+        return bool(json.loads(config.read_text("utf-8")).get("is_encoder_decoder"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def generator_for(*, model: str, purpose: str) -> "Generator":
