@@ -149,6 +149,7 @@ def item_create_evolved(
         "dataset": parent.origin.get("dataset"),
         "license": parent.origin.get("license"),
         "domain": parent.origin.get("domain"),
+        "domain_zh": parent.origin.get("domain_zh"),
         "parent_id": parent.pk,
         "seed_id": parent.origin.get("seed_id", parent.pk),
         "operation": operation,

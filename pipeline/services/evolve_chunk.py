@@ -100,7 +100,7 @@ def _evolve(generator, *, params: EvolveParams, job, round: int, parent_ids, cou
                     op=op,
                     instruction=parent.instruction,
                     reference_output=parent.origin.get("reference_output") or "",
-                    domain=parent.origin.get("domain") or "",
+                    domain=parent.origin.get("domain_zh") or parent.origin.get("domain") or "",
                 ),
                 max_new_tokens=params.max_new_tokens,
             )
