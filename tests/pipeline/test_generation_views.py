@@ -117,3 +117,10 @@ def test_a_redo_that_cannot_start_says_why(admin_user, settings):
     )
     assert response.redirect_chain[-1][0] == "/pipeline/flagged/"
     assert "VAD_EVOLVE_MODEL" in response.content.decode()
+
+
+def test_the_generation_pages_speak_chinese_by_default(admin_user):
+    client = _client(admin_user)
+    assert "被标记的条目" in client.get("/pipeline/flagged/").content.decode()
+    panel = client.get("/").content.decode()
+    assert "开始翻译" in panel and "开始演化" in panel
