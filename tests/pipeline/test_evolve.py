@@ -235,3 +235,23 @@ def test_a_tiny_chat_model_evolves_through_the_real_loader(
     for child in children:  # random text: answered, then kept or removed by a rule
         assert child.status in (Status.CANDIDATE, Status.FILTERED_OUT, Status.PENDING_EVOLUTION)
         assert child.origin["evolution"]["model"] == model
+
+
+def test_a_redelivered_chunk_neither_duplicates_children_nor_answers_twice(served, seeds):
+    from annotation.services import item_create_evolved
+
+    job = services.evolve_job_start(rounds=1, ops=["deepen"], chunk_size=len(seeds))
+    # A worker died after making the first seed's child, before answering it.
+    made, created = item_create_evolved(
+        parent_id=seeds[0].pk, operation="deepen", round=1, instruction="如何在职场中坚持诚信？"
+    )
+    assert created and made.status == Status.PENDING_EVOLUTION
+    assert services.evolve_chunk_run(job_id=job.pk, chunk_index=0) == len(seeds)
+    assert Item.objects.filter(parent=seeds[0]).get().pk == made.pk
+    assert len(served.prompts("#给定指令#")) == len(seeds) - 1  # not evolved again
+    answered = len(served.requests)
+    assert services.evolve_chunk_run(job_id=job.pk, chunk_index=0) == 0  # redelivered
+    assert len(served.requests) == answered
+    job.refresh_from_db()
+    assert (job.status, job.report["evolved"]) == (Job.State.SUCCEEDED, len(seeds))
+    assert ItemRevision.objects.filter(field="output").count() == len(seeds)
