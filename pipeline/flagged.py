@@ -1,10 +1,11 @@
-"""Admin pages for generated items: the flagged items, and one item translated or answered
-again (GET /pipeline/flagged/?flag=…, POST /pipeline/items/<id>/retranslate/ and /reanswer/)."""
+"""Admin pages for generated items: the flagged items, one item, and one item translated or
+answered again (GET /pipeline/flagged/?flag=…, GET /pipeline/items/<id>/,
+POST /pipeline/items/<id>/retranslate/ and /reanswer/)."""
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
@@ -13,7 +14,7 @@ from django.views.generic import TemplateView
 from annotation.permissions import AdminRequiredMixin
 
 from . import services
-from .selectors import GENERATION_FLAGS, items_flagged
+from .selectors import GENERATION_FLAGS, items_flagged, items_generated
 
 
 class FlaggedItemsView(LoginRequiredMixin, AdminRequiredMixin, TemplateView):
@@ -32,6 +33,16 @@ class FlaggedItemsView(LoginRequiredMixin, AdminRequiredMixin, TemplateView):
             "flag": flag,
             "page": page,
         }
+
+
+class GeneratedItemView(LoginRequiredMixin, AdminRequiredMixin, TemplateView):
+    """One item with its English or its parent, flags and the redo buttons."""
+
+    template_name = "pipeline/item.html"
+
+    def get_context_data(self, **kwargs):
+        item = get_object_or_404(items_generated(), pk=kwargs["item_id"])
+        return {**super().get_context_data(**kwargs), "item": item}
 
 
 class _RedoItemView(LoginRequiredMixin, AdminRequiredMixin, View):

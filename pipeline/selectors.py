@@ -41,9 +41,13 @@ GENERATION_FLAGS = (
 )
 
 
+def items_generated() -> QuerySet[Item]:
+    return Item.objects.select_related("parent")
+
+
 def items_flagged(*, flag: str | None = None) -> QuerySet[Item]:
     """Items with a flag (the given one, or any), newest first, with their parent."""
-    items = Item.objects.exclude(flags=[]).select_related("parent")
+    items = items_generated().exclude(flags=[])
     if flag:
         if connection.vendor == "postgresql":
             items = items.filter(flags__contains=[flag])

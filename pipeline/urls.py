@@ -8,6 +8,7 @@ urlpatterns = [
     path("translate/", views.TranslateStartPageView.as_view(), name="pipeline-translate"),
     path("evolve/", views.EvolveStartPageView.as_view(), name="pipeline-evolve"),
     path("flagged/", flagged.FlaggedItemsView.as_view(), name="pipeline-flagged"),
+    path("items/<int:item_id>/", flagged.GeneratedItemView.as_view(), name="pipeline-item"),
     path(
         "items/<int:item_id>/retranslate/",
         flagged.RetranslateItemView.as_view(),

@@ -124,3 +124,17 @@ def test_the_generation_pages_speak_chinese_by_default(admin_user):
     assert "被标记的条目" in client.get("/pipeline/flagged/").content.decode()
     panel = client.get("/").content.decode()
     assert "开始翻译" in panel and "开始演化" in panel
+
+
+def test_an_item_page_shows_one_generated_item_with_its_redo_button(admin_user, reviewer_user):
+    seed = make_item(status=Status.SEED, output="", source="synthetic", instruction="种子指令")
+    child = make_item(parent=seed, source="synthetic", origin={"operation": "breadth", "round": 1})
+    translated = _translated()
+    assert _client(reviewer_user).get(f"/pipeline/items/{child.pk}/").status_code == 403
+    client = _client(admin_user)
+    page = client.get(f"/pipeline/items/{child.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "breadth" in page and "种子指令" in page and f"/pipeline/items/{seed.pk}/" in page
+    assert f"/pipeline/items/{child.pk}/reanswer/" in page and "Answer again" in page
+    page = client.get(f"/pipeline/items/{translated.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Translate again" in page.content.decode()
+    assert client.get("/pipeline/items/999999/").status_code == 404
