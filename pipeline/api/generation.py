@@ -12,7 +12,7 @@ from annotation.api.serializers import JobSerializer
 from annotation.permissions import IsAdmin
 from pipeline import services
 
-from .views import job_response
+from .views import _job_response as job_response  # one place maps errors to 400s
 
 
 class TranslateRequestSerializer(serializers.Serializer):

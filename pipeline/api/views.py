@@ -29,7 +29,7 @@ class FilterRequestSerializer(serializers.Serializer):
         return attrs
 
 
-def job_response(request, start, **kwargs) -> Response:
+def _job_response(request, start, **kwargs) -> Response:
     try:
         job = start(user=request.user, **kwargs)
     except services.PipelineConfigError as exc:
@@ -48,7 +48,7 @@ class ScoreStartView(APIView):
         params = ScoreRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        return job_response(
+        return _job_response(
             request,
             services.score_job_start,
             model=data.get("model") or None,
@@ -67,7 +67,7 @@ class FilterStartView(APIView):
         params = FilterRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        return job_response(
+        return _job_response(
             request,
             services.filter_job_start,
             min_ifd=data.get("min_ifd"),

@@ -1,7 +1,7 @@
 """Model work as jobs: every pipeline write goes through these (SPEC §4, §5)."""
 
 from .errors import PipelineConfigError
-from .evolve import evolve_job_resume, evolve_job_start, reanswer_item_start
+from .evolve import evolve_job_resume, evolve_job_send, evolve_job_start, reanswer_item_start
 from .evolve_chunk import evolve_chunk_run
 from .score import (
     SCORED_ITEM_FIELDS,
@@ -16,6 +16,7 @@ from .translate import (
     retranslate_item_start,
     translate_chunk_run,
     translate_job_resume,
+    translate_job_send,
     translate_job_start,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "ScoreParams",
     "evolve_chunk_run",
     "evolve_job_resume",
+    "evolve_job_send",
     "evolve_job_start",
     "filter_job_start",
     "filter_run",
@@ -37,5 +39,6 @@ __all__ = [
     "scorer_for",
     "translate_chunk_run",
     "translate_job_resume",
+    "translate_job_send",
     "translate_job_start",
 ]

@@ -119,18 +119,19 @@ def reanswer_item_start(*, user, item_id: int, model: str | None = None) -> Job:
         job.params = {**job.params, "seed": job.pk}  # a new seed: a new answer
         job.save(update_fields=["params"])
         job_chunks_add(job=job, item_ids=[item_id], chunk_size=1)
-        transaction.on_commit(lambda: _enqueue(job_id=job.pk))
+        transaction.on_commit(lambda: evolve_job_send(job.pk))
     job.refresh_from_db()
     return job
 
 
 def evolve_job_resume(*, job_id: int) -> Job:
     job = job_resume(job_id=job_id, kind=Job.Kind.EVOLVE)
-    _enqueue(job_id=job_id)
+    evolve_job_send(job_id)
     return job
 
 
-def _enqueue(*, job_id: int) -> None:
+def evolve_job_send(job_id: int) -> None:
+    """Queue the job's unfinished chunks (task evolve_chunk, queue gpu)."""
     from ..tasks import evolve_chunk
 
     for index in job_pending_chunks(job_id=job_id):
@@ -194,7 +195,7 @@ def evolve_plan_next(*, job_id: int, after_round: int) -> bool:
             indexes = job_chunks_add(job=job, item_ids=parents, chunk_size=params.chunk_size)
             rounds = {**params.chunk_rounds, **{str(i): round for i in indexes}}
             Job.objects.filter(pk=job_id).update(params={**job.params, "chunk_rounds": rounds})
-            transaction.on_commit(lambda: _enqueue(job_id=job_id))
+            transaction.on_commit(lambda: evolve_job_send(job_id))
             return True
         job_succeed(job_id=job_id, report={"evolved": 0, **job.report})
         return False

@@ -112,7 +112,7 @@ def translate_job_start(
         if not ids:
             job_succeed(job_id=job.pk, report={"translated": 0})
         else:
-            transaction.on_commit(lambda: _enqueue(job_id=job.pk))
+            transaction.on_commit(lambda: translate_job_send(job.pk))
     job.refresh_from_db()
     return job
 
@@ -124,11 +124,12 @@ def retranslate_item_start(*, user, item_id: int, model: str | None = None) -> J
 
 def translate_job_resume(*, job_id: int) -> Job:
     job = job_resume(job_id=job_id, kind=Job.Kind.TRANSLATE)
-    _enqueue(job_id=job_id)
+    translate_job_send(job_id)
     return job
 
 
-def _enqueue(*, job_id: int) -> None:
+def translate_job_send(job_id: int) -> None:
+    """Queue the job's unfinished chunks (task translate_chunk, queue gpu)."""
     from ..tasks import translate_chunk
 
     for index in job_pending_chunks(job_id=job_id):
