@@ -172,25 +172,35 @@ def marian_path(tmp_path_factory) -> str:
 
 
 def test_a_tiny_marian_model_translates_sentence_by_sentence(
-    settings, marian_path, pending, django_capture_on_commit_callbacks
+    settings, marian_path, django_capture_on_commit_callbacks
 ):
+    from tests.factories import make_item
+
     settings.VAD_LLM_BASE_URL = ""
     settings.VAD_DEVICE = "cpu"
     settings.VAD_GENERATION_MAX_NEW_TOKENS = 8
+    english = "Recycle them safely. Here is how:\n\n1. Tape the ends.\n2. Find a drop-off point."
+    item = make_item(
+        instruction="How do I recycle batteries?",
+        output=english,
+        source="translated",
+        status=Status.PENDING_TRANSLATION,
+    )
     job = _run(
         services.translate_job_start,
         django_capture_on_commit_callbacks,
         model=marian_path,
-        item_ids=[p.pk for p in pending[:2]],
+        item_ids=[item.pk],
     )
     assert job.status == "succeeded", job.error
-    for item in Item.objects.filter(pk__in=[p.pk for p in pending[:2]]):
-        assert item.origin["translation"]["model"] == marian_path
-        assert item.origin["translation"]["prompt"] == SEQ2SEQ_PROMPT_NAME
-        if item.status == Status.PENDING_TRANSLATION:  # a random model may say nothing
-            assert item.flags == ["translation_empty"]
-        else:
-            assert item.status == Status.CANDIDATE and item.origin["en_output"]
+    item.refresh_from_db()
+    assert item.origin["translation"]["model"] == marian_path
+    assert item.origin["translation"]["prompt"] == SEQ2SEQ_PROMPT_NAME
+    assert (item.status, item.origin["en_output"]) == (Status.CANDIDATE, english)
+    # Sentence by sentence, the layout put back: a blank line, then the two list items.
+    lines = item.output.split("\n")
+    assert len(lines) == 4 and lines[1] == ""
+    assert lines[2].startswith("1. ") and lines[3].startswith("2. ")
 
 
 def test_without_a_model_every_surface_names_the_setting(settings, pending, admin_api, admin_user):
