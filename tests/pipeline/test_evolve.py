@@ -255,3 +255,30 @@ def test_a_redelivered_chunk_neither_duplicates_children_nor_answers_twice(serve
     job.refresh_from_db()
     assert (job.status, job.report["evolved"]) == (Job.State.SUCCEEDED, len(seeds))
     assert ItemRevision.objects.filter(field="output").count() == len(seeds)
+
+
+def test_run_pipeline_evolve_starts_a_job_and_a_cancelled_one_grows_nothing(
+    served, seeds, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from annotation.services import job_cancel
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "run_pipeline", "evolve", "--rounds", "1", "--ops", "reasoning",
+            "--seed", str(seeds[0].pk), "--no-wait", stdout=out,
+        )  # fmt: skip
+    job = Job.objects.get()
+    assert out.getvalue().startswith(f"evolve job {job.pk}: 1 items")
+    job.refresh_from_db()
+    assert job.status == Job.State.SUCCEEDED, job.error
+    assert Item.objects.get(parent=seeds[0]).origin["operation"] == "reasoning"
+
+    cancelled = services.evolve_job_start(rounds=1, ops=["reasoning"])  # not run yet
+    job_cancel(job_id=cancelled.pk)
+    requests = len(served.requests)
+    assert services.evolve_chunk_run(job_id=cancelled.pk, chunk_index=0) == 0
+    assert len(served.requests) == requests
+    assert Item.objects.filter(origin__round=1).count() == 1
