@@ -58,3 +58,62 @@ class FilterForm(forms.Form):
             "keep_top": value if rule == self.KEEP_TOP else None,
             "model": data["model"] or None,
         }
+
+
+class TranslateForm(forms.Form):
+    model = forms.CharField(
+        label=_("Model"),
+        required=False,
+        max_length=255,
+        help_text=_(
+            "A local directory or a model name; empty: the configured VAD_TRANSLATE_MODEL."
+        ),
+    )
+    chunk_size = forms.IntegerField(
+        label=_("Items per task"), required=False, min_value=1, max_value=100_000
+    )
+
+    def job_options(self) -> dict:
+        data = self.cleaned_data
+        return {"model": data["model"] or None, "chunk_size": data["chunk_size"]}
+
+
+def _op_choices():
+    from scoring.evolution import ALL_OPS
+
+    labels = {
+        "constraints": _("add constraints"),
+        "deepen": _("deepen"),
+        "concretize": _("concretize"),
+        "reasoning": _("more reasoning steps"),
+        "breadth": _("breadth (a new, rarer prompt)"),
+    }
+    return [(op, labels[op]) for op in ALL_OPS]
+
+
+class EvolveForm(forms.Form):
+    rounds = forms.IntegerField(label=_("Rounds"), min_value=1, max_value=10, initial=1)
+    ops = forms.MultipleChoiceField(
+        label=_("Operations"),
+        choices=_op_choices,
+        initial=[op for op, _label in _op_choices()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    all_ops = forms.BooleanField(
+        label=_("Every checked operation for each parent (not one of them)"), required=False
+    )
+    model = forms.CharField(
+        label=_("Model"),
+        required=False,
+        max_length=255,
+        help_text=_("A local directory or a model name; empty: the configured VAD_EVOLVE_MODEL."),
+    )
+
+    def job_options(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "rounds": data["rounds"],
+            "ops": data["ops"],
+            "all_ops": data["all_ops"],
+            "model": data["model"] or None,
+        }

@@ -1,4 +1,4 @@
-"""Admin pages that start pipeline jobs: POST /pipeline/score/ and /pipeline/filter/.
+"""Admin pages that start pipeline jobs: POST /pipeline/score/, /filter/, /translate/, /evolve/.
 
 With htmx the answer is the pipeline panel again (errors in place, or the job just queued)
 and an HX-Trigger that makes the job table reload; without it, a redirect to the dashboard.
@@ -13,19 +13,25 @@ from django.views import View
 from annotation.permissions import AdminRequiredMixin
 
 from . import services
-from .forms import FilterForm, ScoreForm
+from .forms import EvolveForm, FilterForm, ScoreForm, TranslateForm
 
 JOBS_CHANGED_EVENT = "jobs-changed"
 
 
 def pipeline_forms(**bound) -> dict:
     """The panel's two forms: the bound one given, a fresh one for the other."""
-    return {"score_form": ScoreForm(), "filter_form": FilterForm(), **bound}
+    return {
+        "score_form": ScoreForm(),
+        "filter_form": FilterForm(),
+        "translate_form": TranslateForm(),
+        "evolve_form": EvolveForm(),
+        **bound,
+    }
 
 
 class _PipelineStartView(LoginRequiredMixin, AdminRequiredMixin, View):
     http_method_names = ["post"]
-    form_class: type[ScoreForm] | type[FilterForm]
+    form_class: type[ScoreForm | FilterForm | TranslateForm | EvolveForm]
     form_name: str
 
     def start_job(self, *, user, options: dict):
@@ -87,3 +93,19 @@ class FilterStartPageView(_PipelineStartView):
 
     def start_job(self, *, user, options: dict):
         return services.filter_job_start(user=user, **options)
+
+
+class TranslateStartPageView(_PipelineStartView):
+    form_class = TranslateForm
+    form_name = "translate_form"
+
+    def start_job(self, *, user, options: dict):
+        return services.translate_job_start(user=user, **options)
+
+
+class EvolveStartPageView(_PipelineStartView):
+    form_class = EvolveForm
+    form_name = "evolve_form"
+
+    def start_job(self, *, user, options: dict):
+        return services.evolve_job_start(user=user, **options)

@@ -2,7 +2,9 @@
 
 Nothing is downloaded: the tokenizer is a byte-level BPE trained in a few milliseconds on the
 small mixed Chinese/English corpus below (byte level means any text can still be encoded), and
-the model is a freshly initialised Llama or Qwen2 with a fixed seed.
+the model is a freshly initialised Llama or Qwen2 (causal) or MarianMT (seq2seq translation)
+with a fixed seed. Everything is saved with ``save_pretrained`` and loads through the real
+``Auto*`` classes.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
+    MarianConfig,
+    MarianMTModel,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
@@ -158,5 +162,55 @@ def build_toy_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
+    model.save_pretrained(str(path))
+    return path
+
+
+def build_toy_seq2seq(
+    path: str | Path,
+    *,
+    d_model: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    max_position_embeddings: int = 256,
+    seed: int = 0,
+) -> Path:
+    """Build a random-weight MarianMT model and its tokenizer, save both into ``path``.
+
+    Real Marian tokenizers are sentencepiece models (which cannot be downloaded here); this one
+    is the toy byte-level BPE, saved as a fast tokenizer that appends ``</s>`` to every source
+    as Marian's does, so ``AutoTokenizer`` loads it and ``AutoModelForSeq2SeqLM`` the model.
+    """
+    path = Path(path)
+    tokenizer = build_toy_tokenizer(chat_template=False)
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {EOS}",
+        pair=f"$A $B {EOS}",
+        special_tokens=[(EOS, tokenizer.eos_token_id)],
+    )
+    tokenizer.model_max_length = max_position_embeddings
+    tokenizer.save_pretrained(str(path))
+    config = MarianConfig(
+        vocab_size=len(tokenizer),
+        d_model=d_model,
+        encoder_layers=num_layers,
+        decoder_layers=num_layers,
+        encoder_attention_heads=num_heads,
+        decoder_attention_heads=num_heads,
+        encoder_ffn_dim=d_model * 2,
+        decoder_ffn_dim=d_model * 2,
+        max_position_embeddings=max_position_embeddings,
+        # Wide, as for the causal toys: outputs then depend on the source.
+        init_std=0.5,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,
+        # Marian starts decoding from the padding token.
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MarianMTModel(config)
     model.save_pretrained(str(path))
     return path

@@ -28,6 +28,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
@@ -161,7 +166,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Model work goes to workers started with -Q gpu (one per GPU); the rest to "default".
-CELERY_TASK_ROUTES = {"pipeline.tasks.score_chunk": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "pipeline.tasks.score_chunk": {"queue": "gpu"},
+    "pipeline.tasks.translate_chunk": {"queue": "gpu"},
+    "pipeline.tasks.evolve_chunk": {"queue": "gpu"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("VAD_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_TIME_LIMIT = env_int("VAD_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -227,10 +236,35 @@ VAD_DEVICE = os.environ.get("VAD_DEVICE", "auto")
 VAD_SCORE_CHUNK_SIZE = env_int("VAD_SCORE_CHUNK_SIZE", 256)
 VAD_SCORE_BATCH_SIZE = env_int("VAD_SCORE_BATCH_SIZE", 16)
 VAD_MAX_ANSWER_TOKENS = env_int("VAD_MAX_ANSWER_TOKENS", 512)
+# Translation and evolution (generation jobs on the gpu queue).
+VAD_GENERATION_MAX_NEW_TOKENS = env_int("VAD_GENERATION_MAX_NEW_TOKENS", 1024)
+VAD_TRANSLATE_CHUNK_SIZE = env_int("VAD_TRANSLATE_CHUNK_SIZE", 32)
+VAD_EVOLVE_CHUNK_SIZE = env_int("VAD_EVOLVE_CHUNK_SIZE", 16)
+# When a translation is flagged for the reviewer (scoring.translation.TranslationThresholds).
+VAD_TRANSLATION_MIN_LENGTH_RATIO = env_float("VAD_TRANSLATION_MIN_LENGTH_RATIO", 0.15)
+VAD_TRANSLATION_MAX_LENGTH_RATIO = env_float("VAD_TRANSLATION_MAX_LENGTH_RATIO", 1.0)
+VAD_TRANSLATION_MAX_REPEATS = env_int("VAD_TRANSLATION_MAX_REPEATS", 4)
+VAD_TRANSLATION_MIN_DISTINCT_NGRAMS = env_float("VAD_TRANSLATION_MIN_DISTINCT_NGRAMS", 0.4)
+VAD_TRANSLATION_MAX_LATIN_WORDS = env_int("VAD_TRANSLATION_MAX_LATIN_WORDS", 6)
+# Evol-Instruct elimination rules switched on (scoring.evolution.ALL_RULES).
+VAD_EVOLVE_RULES = env_list(
+    "VAD_EVOLVE_RULES", "template_copy,no_information_gain,short_refusal,stopwords_only"
+)
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
 # Parquet: the largest row group, uncompressed (from the file's metadata), that is read.
 VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
+
+# Generation backends for translation and evolution (scoring.generation.get_generator).
+# With VAD_LLM_BASE_URL set, workers call that server's /chat/completions: at most
+# VAD_LLM_CONCURRENCY requests in flight per worker process, each given VAD_LLM_TIMEOUT seconds
+# to answer, retried up to VAD_LLM_MAX_RETRIES times (exponential backoff with jitter, or the
+# server's Retry-After) after a connection error, a timeout, a 5xx or a 429. A local model
+# generates VAD_GENERATION_BATCH_SIZE prompts at once.
+VAD_LLM_CONCURRENCY = env_int("VAD_LLM_CONCURRENCY", 8)
+VAD_LLM_TIMEOUT = float(os.environ.get("VAD_LLM_TIMEOUT") or 120)
+VAD_LLM_MAX_RETRIES = env_int("VAD_LLM_MAX_RETRIES", 4)
+VAD_GENERATION_BATCH_SIZE = env_int("VAD_GENERATION_BATCH_SIZE", 16)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,13 @@
 """Everything that writes. Views, commands and tasks call these, nothing else writes models."""
 
-from .derived import item_apply_translation, item_create_evolved
+from .derived import (
+    REDOABLE_STATUSES,
+    NotRedoable,
+    item_apply_answer,
+    item_apply_translation,
+    item_create_evolved,
+    item_set_flags,
+)
 from .imports import (
     ImportFileRejected,
     ImportProgress,
@@ -38,9 +45,11 @@ from .jobs import (
 from .users import user_create
 
 __all__ = [
+    "REDOABLE_STATUSES",
     "ImportFileRejected",
     "ImportProgress",
     "ImportReport",
+    "NotRedoable",
     "UploadTooLarge",
     "import_file",
     "import_job_create",
@@ -48,12 +57,14 @@ __all__ = [
     "import_report_summary",
     "import_rollback",
     "item_accept",
+    "item_apply_answer",
     "item_apply_translation",
     "item_change_status",
     "item_content_hash",
     "item_create_evolved",
     "item_edit",
     "item_reject",
+    "item_set_flags",
     "items_change_status",
     "job_advance",
     "job_cancel",

@@ -17,6 +17,7 @@ from annotation.services import (
     import_job_create,
     import_job_run,
     item_accept,
+    item_apply_answer,
     item_apply_translation,
     item_change_status,
     item_create_evolved,
@@ -91,16 +92,18 @@ class Command(BaseCommand):
         return items
 
     def _evolutions(self, evolutions: list[dict]) -> list[Item]:
-        return [
-            item_create_evolved(
+        items = []
+        for entry in evolutions:
+            item, _ = item_create_evolved(
                 parent_id=Item.objects.get(source_key=f"cvalues:{entry['parent']}").pk,
                 operation=entry["operation"],
                 round=entry["round"],
                 instruction=entry["instruction"],
-                output=entry["output"],
             )
-            for entry in evolutions
-        ]
+            if item.status == Status.PENDING_EVOLUTION:
+                item = item_apply_answer(item_id=item.pk, output=entry["output"])
+            items.append(item)
+        return items
 
     def _review(self, review: dict, admin_user, reviewer_user, derived: list[Item]) -> None:
         manual = list(Item.objects.filter(source=Source.MANUAL).order_by("pk"))

@@ -1,0 +1,224 @@
+"""Local generation: tiny random-weight models built here, loaded through ``get_generator``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scoring.backends import load_causal_lm
+from scoring.generation import (
+    GenerationError,
+    GenerationRequest,
+    Generator,
+    GeneratorConfigError,
+    get_generator,
+)
+from scoring.local_lm import LocalChatGenerator
+from scoring.seq2seq import Seq2SeqGenerator
+from scoring.toy import build_toy_model, build_toy_seq2seq
+
+PROMPTS = [
+    "请解释一下什么是价值观对齐。",
+    "hello",
+    "社会需要公平正义，保护弱势群体的合法权益。国家安全是民族复兴的根基。",
+    "x",
+    "Explain why honesty matters in everyday life.",
+    "如何在网络上保护自己的隐私？",
+    "The quick brown fox jumps over the lazy dog. " * 3,
+]
+
+
+@pytest.fixture(scope="module")
+def chat_model_path(tmp_path_factory) -> str:
+    return str(build_toy_model(tmp_path_factory.mktemp("gen") / "chat", seed=11))
+
+
+@pytest.fixture(scope="module")
+def marian_path(tmp_path_factory) -> str:
+    return str(build_toy_seq2seq(tmp_path_factory.mktemp("gen") / "marian", seed=12))
+
+
+def requests_for(prompts: list[str], max_new_tokens: int = 24) -> list[GenerationRequest]:
+    return [GenerationRequest.user(p, max_new_tokens=max_new_tokens) for p in prompts]
+
+
+def evolve_generator(path: str, **options) -> Generator:
+    return get_generator(
+        path, purpose="evolve", setting="VAD_EVOLVE_MODEL", device="cpu", **options
+    )
+
+
+def test_chat_model_batched_greedy_texts_equal_one_at_a_time(chat_model_path):
+    batched = evolve_generator(chat_model_path, batch_size=4)
+    assert isinstance(batched, LocalChatGenerator)
+    assert batched.is_chat and batched.name == chat_model_path
+    # Different max_new_tokens in one call: sorting and batching must still give each its own.
+    requests = [
+        GenerationRequest.user(prompt, max_new_tokens=8 + 4 * (i % 3))
+        for i, prompt in enumerate(PROMPTS)
+    ]
+    together = batched.generate(requests)
+    alone = LocalChatGenerator(batched.loaded, batch_size=1)
+    assert together == [alone.generate([request])[0] for request in requests]
+    assert len(set(together)) == len(together), "outputs should depend on the prompt"
+    assert all(text for text in together)
+
+
+def test_same_requests_and_seed_give_the_same_texts(chat_model_path):
+    generator = evolve_generator(chat_model_path, batch_size=3)
+    assert generator.generate(requests_for(PROMPTS), seed=5) == generator.generate(
+        requests_for(PROMPTS), seed=5
+    )
+    sampling = LocalChatGenerator(generator.loaded, batch_size=3, temperature=1.0)
+    first = sampling.generate(requests_for(PROMPTS), seed=5)
+    assert first == sampling.generate(requests_for(PROMPTS), seed=5)
+    assert first != sampling.generate(requests_for(PROMPTS), seed=6)
+
+
+def test_max_new_tokens_cuts_the_greedy_answer(chat_model_path):
+    generator = evolve_generator(chat_model_path)
+    short, long = generator.generate_tokens(
+        [
+            GenerationRequest.user(PROMPTS[0], max_new_tokens=3),
+            GenerationRequest.user(PROMPTS[0], max_new_tokens=30),
+        ]
+    )
+    assert len(short) == 3
+    assert len(long) > 3
+    assert long[:3] == short
+
+
+def test_min_new_tokens_fills_every_row(chat_model_path):
+    loaded = load_causal_lm(chat_model_path, device="cpu")
+    generator = LocalChatGenerator(loaded, batch_size=4, min_new_tokens=16)
+    answers = generator.generate_tokens(requests_for(PROMPTS[:4], max_new_tokens=16))
+    assert [len(answer) for answer in answers] == [16] * 4
+
+
+def test_prompts_are_rendered_with_the_chat_template(chat_model_path):
+    generator = evolve_generator(chat_model_path)
+    request = GenerationRequest.user("你好", system="你是一个助手。")
+    text = generator.loaded.tokenizer.decode(generator.render(request))
+    assert text == "<s><|system|>\n你是一个助手。</s>\n<|user|>\n你好</s>\n<|assistant|>\n"
+
+
+def test_models_are_loaded_once_per_process(chat_model_path, marian_path):
+    first = evolve_generator(chat_model_path)
+    second = get_generator(
+        chat_model_path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    assert first.loaded is second.loaded
+    assert first.loaded is load_causal_lm(chat_model_path, device="cpu")
+    translate = {"purpose": "translate", "setting": "VAD_TRANSLATE_MODEL", "device": "cpu"}
+    assert (
+        get_generator(marian_path, **translate).loaded
+        is get_generator(marian_path, **translate).loaded
+    )
+
+
+def test_a_prompt_longer_than_the_model_takes_is_an_error(tmp_path):
+    path = build_toy_model(tmp_path / "short", max_position_embeddings=32, seed=3)
+    generator = evolve_generator(str(path))
+    with pytest.raises(GenerationError, match=r"request 1: the prompt has .* tokens"):
+        generator.generate(requests_for(["hi", "个人应当诚实守信，尊重他人，遵守法律。" * 3]))
+
+
+def test_seq2seq_translates_in_batches_like_one_at_a_time(marian_path):
+    generator = get_generator(
+        marian_path,
+        purpose="translate",
+        setting="VAD_TRANSLATE_MODEL",
+        device="cpu",
+        batch_size=3,
+    )
+    assert isinstance(generator, Seq2SeqGenerator)
+    assert not generator.is_chat
+    requests = requests_for(PROMPTS, max_new_tokens=12)
+    together = generator.generate(requests)
+    alone = Seq2SeqGenerator(generator.loaded, batch_size=1)
+    assert together == [alone.generate([request])[0] for request in requests]
+    assert len(set(together)) > 1, "outputs should depend on the source"
+    # The source is the last user message; a system message is ignored.
+    [with_system] = generator.generate(
+        [GenerationRequest.user(PROMPTS[0], system="Translate.", max_new_tokens=12)]
+    )
+    assert with_system == together[0]
+
+
+def test_seq2seq_sources_longer_than_the_model_are_cut_not_refused(marian_path):
+    generator = get_generator(
+        marian_path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    long_source = "The quick brown fox jumps over the lazy dog. " * 80
+    assert len(generator.encode(GenerationRequest.user(long_source))) == generator.max_length
+    [text] = generator.generate([GenerationRequest.user(long_source, max_new_tokens=5)])
+    assert text
+
+
+def test_a_seq2seq_model_for_evolution_is_refused_naming_the_setting(marian_path):
+    with pytest.raises(GeneratorConfigError, match=r"VAD_EVOLVE_MODEL=.*sequence-to-sequence"):
+        get_generator(marian_path, purpose="evolve", setting="VAD_EVOLVE_MODEL", device="cpu")
+    # Also when it is served: a local folder's config still says what it is.
+    with pytest.raises(GeneratorConfigError, match=r"VAD_EVOLVE_MODEL"):
+        get_generator(
+            marian_path,
+            purpose="evolve",
+            setting="VAD_EVOLVE_MODEL",
+            base_url="http://127.0.0.1:9/v1",
+        )
+
+
+@pytest.mark.parametrize(
+    ("purpose", "setting"),
+    [("translate", "VAD_TRANSLATE_MODEL"), ("evolve", "VAD_EVOLVE_MODEL")],
+)
+@pytest.mark.parametrize("model", ["", "   "])
+def test_no_model_configured_is_a_config_error_naming_the_setting(purpose, setting, model):
+    with pytest.raises(GeneratorConfigError, match=f"^{setting} is not set"):
+        get_generator(model, purpose=purpose, setting=setting)
+
+
+def test_a_model_that_cannot_be_loaded_is_a_config_error_naming_the_setting(tmp_path):
+    with pytest.raises(GeneratorConfigError, match=r"VAD_TRANSLATE_MODEL='.*missing'"):
+        get_generator(str(tmp_path / "missing"), purpose="translate", setting="VAD_TRANSLATE_MODEL")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "no-such-architecture"}))
+    with pytest.raises(GeneratorConfigError, match=r"VAD_EVOLVE_MODEL="):
+        get_generator(str(broken), purpose="evolve", setting="VAD_EVOLVE_MODEL")
+
+
+def test_a_chat_model_without_a_chat_template_is_refused(tmp_path):
+    path = build_toy_model(tmp_path / "base", chat_template=False)
+    with pytest.raises(GeneratorConfigError, match=r"VAD_EVOLVE_MODEL=.*no chat template"):
+        evolve_generator(str(path))
+
+
+def test_an_unavailable_device_names_vad_device(chat_model_path):
+    with pytest.raises(GeneratorConfigError, match=r"^VAD_DEVICE"):
+        get_generator(chat_model_path, purpose="evolve", setting="X", device="tpu")
+
+
+@pytest.mark.parametrize(
+    ("messages", "max_new_tokens", "message"),
+    [
+        ([], 5, "at least one message"),
+        ([{"role": "robot", "content": "x"}], 5, "role 'robot'"),
+        ([{"role": "user"}], 5, "string 'content'"),
+        ([{"role": "user", "content": "x"}], 0, "max_new_tokens"),
+    ],
+)
+def test_malformed_requests_are_refused(messages, max_new_tokens, message):
+    with pytest.raises(ValueError, match=message):
+        GenerationRequest(messages=messages, max_new_tokens=max_new_tokens)
+
+
+def test_generators_are_generators(chat_model_path, marian_path):
+    assert isinstance(evolve_generator(chat_model_path), Generator)
+    translator = get_generator(
+        marian_path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    assert isinstance(translator, Generator)
+    assert Path(translator.name) == Path(marian_path)
