@@ -63,6 +63,9 @@ class Command(BaseCommand):
             reviewer, "reviewer", settings.VAD_DEMO_REVIEWER_PASSWORD, renew=new_passwords
         )
         for fmt, path in IMPORTS:
+            if self._imported_before(path):
+                self.stdout.write(f"import {path.name}: loaded before")
+                continue
             job = import_job_create(fmt=fmt, path=path, user=admin_user, enqueue=False)
             job = import_job_run(job_id=job.pk)
             report = job.report
@@ -81,6 +84,13 @@ class Command(BaseCommand):
         unchanged = "(password unchanged)"
         self.stdout.write(f"  admin:    {admin} / {admin_password or unchanged}")
         self.stdout.write(f"  reviewer: {reviewer} / {reviewer_password or unchanged}")
+
+    def _imported_before(self, path: Path) -> bool:
+        """Whether an earlier import of this file still holds items: then importing it again
+        would only add a job with nothing new to the dashboard's table on every `make run`."""
+        return Item.objects.filter(
+            import_job__kind=Job.Kind.IMPORT, import_job__params__path=str(path.resolve())
+        ).exists()
 
     def _user(self, username: str, role: str, configured: str, *, renew: bool):
         """The demo user and the password to print (None: an existing one, left alone)."""
