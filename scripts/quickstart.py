@@ -123,19 +123,24 @@ def set_up(var: Path) -> dict[str, str]:
     return env
 
 
+def web_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"]
+
+
+def worker_command(var: Path) -> list[str]:
+    """One process, one task at a time: the scoring model is loaded once and kept; beat
+    runs the periodic tasks, if any are configured."""
+    return [
+        sys.executable, "-m", "celery", "-A", "vad_review", "worker",
+        "-Q", "gpu,default", "-P", "solo", "-c", "1", "-l", "INFO",
+        "-n", "quickstart@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-B", "-s", str(var / "celerybeat-schedule"),
+    ]  # fmt: skip
+
+
 def serve(host: str, port: int, var: Path, env: dict[str, str]) -> int:
     """Run the web server and a worker until a signal or until one of them exits."""
-    python = sys.executable
-    commands = {
-        "web": [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
-        # One process, one task at a time: the scoring model is loaded once and kept.
-        "worker": [
-            python, "-m", "celery", "-A", "vad_review", "worker",
-            "-Q", "gpu,default", "-P", "solo", "-c", "1", "-l", "INFO",
-            "-n", "quickstart@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-B", "-s", str(var / "celerybeat-schedule"),
-        ],
-    }  # fmt: skip
+    commands = {"web": web_command(host, port), "worker": worker_command(var)}
     stop = {"signal": None}
     processes: dict[str, subprocess.Popen] = {}
 
