@@ -1,6 +1,7 @@
-"""Settings, all from environment variables (SPEC §6).
+"""Settings, all from environment variables (SPEC §6), else from var/local.env.
 
-The defaults give the quick start: SQLite in ./var and tasks run in-process. Tests and
+The quick start (`make run`) writes var/local.env: SQLite in var/, a task queue and a cache in
+files under var/ for the worker it runs beside the server, a demo scoring model. Tests and
 production set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
