@@ -4,7 +4,7 @@ In this order, so that a start that cannot work changes nothing:
 
 1. check that the port is free (a port in use stops here, before anything is written);
 2. write the local settings file var/local.env once: a generated SECRET_KEY, DEBUG, the
-   filesystem broker and file cache, the demo scoring model and the demo passwords (later
+   filesystem broker (and so the file cache), the demo scoring model and passwords (later
    runs add keys a newer version needs and keep every value already there);
 3. build the demo scoring model once (random weights, scoring/toy.py) into var/models/;
 4. `manage.py migrate` and `manage.py load_demo` (which prints the demo passwords);
@@ -64,8 +64,9 @@ def local_settings(var: Path) -> dict[str, str]:
     return {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "1",
+        # The cache follows: files under var/cache beside this broker (settings.py), process
+        # memory for a script run with VAD_TASKS_EAGER=1, as the benches are.
         "CELERY_BROKER_URL": "filesystem://localhost//",
-        "VAD_CACHE_URL": "file://",
         "VAD_IFD_MODEL": str(model),
         "VAD_DEMO_MODELS": str(model),
         "VAD_DEMO_ADMIN_PASSWORD": secrets.token_urlsafe(12),
