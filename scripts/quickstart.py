@@ -11,7 +11,7 @@ In this order, so that a start that cannot work changes nothing:
 5. run `manage.py runserver` and a Celery worker (with beat) side by side until Ctrl-C or
    SIGTERM, which stops both; if either exits on its own, the other is stopped too.
 
-`--setup-only` stops after step 4 (the quick-start test uses it). VAD_VAR_DIR moves var/.
+`--setup-only` stops after step 4 (to prepare a checkout ahead of time). VAD_VAR_DIR moves var/.
 """
 
 from __future__ import annotations

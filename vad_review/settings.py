@@ -18,7 +18,7 @@ VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
 
 # --- Quick start: the local settings file ------------------------------------------------
 # `make run` (scripts/quickstart.py) writes var/local.env once: a generated SECRET_KEY, DEBUG,
-# the file-based broker and cache, the demo scoring model and the demo passwords. Read here,
+# the file-based broker (the cache follows it), the demo scoring model and passwords. Read here,
 # so every `manage.py` command of the README works without exporting anything; variables
 # already in the environment win over the file. The file is git-ignored (all of var/ is).
 LOCAL_ENV_FILE = VAR_DIR / "local.env"

@@ -1,10 +1,10 @@
 """The quick start as a new user runs it, on SQLite in a temporary var/ folder, with nothing
-exported: `make run`'s script sets up (local settings, demo model, migrate, demo data), the
-demo loads twice without duplicates, a file is imported, then `make run` serves the app with
-a real Celery worker on the filesystem broker, which scores the candidates with the demo
-model; IFD selection and an export follow, all through the real management commands. The
-pages say the scores come from a demo model; a second start on the busy port changes
-nothing; Ctrl-C stops the web server and the worker together."""
+exported: `make run`'s script sets up (local settings, demo model, migrate, demo data) and
+serves the app with a real Celery worker on the filesystem broker beside it. Beside it, the
+demo loads a second time without duplicates, a file is imported, the worker scores the
+candidates with the demo model, IFD selection and an export follow, all through the real
+management commands. The pages say the scores come from a demo model; a second start on the
+busy port changes nothing; Ctrl-C stops the web server and the worker together."""
 
 import json
 import re
@@ -72,53 +72,11 @@ def _log_in(base: str, username: str, password: str) -> urllib.request.OpenerDir
     return opener
 
 
+COUNTS = "SELECT count(*) FROM annotation_item UNION ALL SELECT count(*) FROM annotation_job"
+
+
 def test_the_quick_start_from_set_up_to_export(tmp_path):
     var = tmp_path / "var"
-    setup = subprocess.run(
-        [sys.executable, str(SCRIPT), "--setup-only"],
-        cwd=REPO, env=new_user_env(var), capture_output=True, text=True, timeout=600,
-        check=False,
-    )  # fmt: skip
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    local = dotenv_values(var / "local.env")
-    model = local["VAD_IFD_MODEL"]
-    assert (Path(model) / "config.json").is_file() and local["VAD_DEMO_MODELS"] == model
-    assert f"admin:    admin / {local['VAD_DEMO_ADMIN_PASSWORD']}" in setup.stdout
-
-    # The demo again: nothing duplicated, no new job, the same passwords.
-    counts = _query(
-        var, "SELECT count(*) FROM annotation_item UNION ALL SELECT count(*) FROM annotation_job"
-    )
-    again = manage(var, "load_demo")
-    assert f"reviewer: reviewer / {local['VAD_DEMO_REVIEWER_PASSWORD']}" in again.stdout
-    assert (
-        _query(
-            var,
-            "SELECT count(*) FROM annotation_item UNION ALL SELECT count(*) FROM annotation_job",
-        )
-        == counts
-    )
-    queue = dict(
-        _query(
-            var,
-            "SELECT source, count(*) FROM annotation_item WHERE status = 'in_review' "
-            "GROUP BY source",
-        )
-    )
-    assert queue == {"manual": 4, "synthetic": 4, "translated": 4}
-
-    records = tmp_path / "mine.jsonl"
-    records.write_text(
-        "\n".join(
-            json.dumps(vad_record(n, categorization=""), ensure_ascii=False)
-            for n in range(IMPORTED)
-        ),
-        "utf-8",
-    )
-    manage(var, "import_items", "--format", "vad", str(records))
-    candidates = _query(var, "SELECT count(*) FROM annotation_item WHERE status = 'candidate'")
-    assert candidates == [(IMPORTED + 24,)]
-
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "make-run.log"
@@ -127,23 +85,52 @@ def test_the_quick_start_from_set_up_to_export(tmp_path):
             [sys.executable, str(SCRIPT), "--port", str(port)],
             cwd=REPO, env=new_user_env(var), stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    children = []
     try:
         _wait_for(f"{base}/healthz", run, log)
         children = psutil.Process(run.pid).children(recursive=True)
         assert any("celery" in " ".join(c.cmdline()) for c in children)
+        local = dotenv_values(var / "local.env")
+        model = local["VAD_IFD_MODEL"]
+        assert (Path(model) / "config.json").is_file() and local["VAD_DEMO_MODELS"] == model
+        assert f"admin:    admin / {local['VAD_DEMO_ADMIN_PASSWORD']}" in log.read_text()
+        queue = dict(
+            _query(
+                var,
+                "SELECT source, count(*) FROM annotation_item WHERE status = 'in_review' "
+                "GROUP BY source",
+            )
+        )
+        assert queue == {"manual": 4, "synthetic": 4, "translated": 4}
+
+        # The demo again: nothing duplicated, no new job, the same passwords.
+        counts = _query(var, COUNTS)
+        again = manage(var, "load_demo")
+        assert f"reviewer: reviewer / {local['VAD_DEMO_REVIEWER_PASSWORD']}" in again.stdout
+        assert _query(var, COUNTS) == counts
+
+        records = tmp_path / "mine.jsonl"
+        records.write_text(
+            "\n".join(
+                json.dumps(vad_record(n, categorization=""), ensure_ascii=False)
+                for n in range(IMPORTED)
+            ),
+            "utf-8",
+        )
+        manage(var, "import_items", "--format", "vad", str(records))
+        candidates = _query(var, "SELECT count(*) FROM annotation_item WHERE status = 'candidate'")
+        assert candidates == [(IMPORTED + 24,)]
 
         # Scoring runs on the worker `make run` started (the command only queues and waits).
         scored = manage(var, "run_pipeline", "score")
         assert re.search(r"score job \d+ succeeded", scored.stdout), scored.stdout
         assert "Task pipeline.tasks.score_chunk" in log.read_text()
-        by_status = dict(
-            _query(
-                var,
-                "SELECT status, count(*) FROM annotation_item WHERE ifd_model = ? GROUP BY status",
-                model,
-            )
+        by_status = _query(
+            var,
+            "SELECT status, count(*) FROM annotation_item WHERE ifd_model = ? GROUP BY status",
+            model,
         )
-        assert by_status == {"scored": IMPORTED + 24}
+        assert by_status == [("scored", IMPORTED + 24)]
 
         manage(var, "run_pipeline", "filter", "--keep-top", "0.5")
         kept = _query(
