@@ -158,10 +158,13 @@ def serve(host: str, port: int, var: Path, env: dict[str, str]) -> int:
     # this supervisor (never half of them).
     for name, command in commands.items():
         processes[name] = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
-    print(
-        f"\nVAD Review: http://{host}:{port}/  (web server and worker; Ctrl-C stops both)\n",
-        flush=True,
-    )
+    print(f"\nVAD Review: http://{host}:{port}/  (web server and worker; Ctrl-C stops both)")
+    # Said again here, as the servers' logs will soon push load_demo's lines out of sight.
+    values = dotenv_values(var / "local.env")
+    for role in ("admin", "reviewer"):
+        if password := values.get(f"VAD_DEMO_{role.upper()}_PASSWORD"):
+            print(f"  {role} / {password}")
+    print(f"  (kept in {var / 'local.env'})\n", flush=True)
     exited = None
     while stop["signal"] is None and exited is None:
         exited = next((n for n, p in processes.items() if p.poll() is not None), None)
