@@ -89,7 +89,7 @@ class Command(BaseCommand):
         """Whether an earlier import of this file still holds items: then importing it again
         would only add a job with nothing new to the dashboard's table on every `make run`."""
         return Item.objects.filter(
-            import_job__kind=Job.Kind.IMPORT, import_job__params__path=str(path.resolve())
+            import_job__kind=Job.Kind.IMPORT, import_job__params__path=str(path)
         ).exists()
 
     def _user(self, username: str, role: str, configured: str, *, renew: bool):
