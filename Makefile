@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run   - the app with demo data on SQLite, tasks in-process, http://127.0.0.1:8000
+#   make run   - the app with demo data on SQLite and a worker beside it, http://127.0.0.1:8000
+#                (PORT=8080 and HOST=0.0.0.0 change where it listens)
 #   make test  - the whole suite against real PostgreSQL and Redis
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -9,6 +10,8 @@ TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/vad_review
 # The benches drop and recreate this database; its name must contain "bench".
 BENCH_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/vad_review_bench
 PYTEST_WORKERS ?= 2
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test install services lint format bench clean messages
 
@@ -24,12 +27,11 @@ messages: export DEBUG = 1
 messages: install
 	$(BIN)/python manage.py compilemessages --ignore=.venv >/dev/null
 
-run: export DEBUG = 1
-run: export VAD_TASKS_EAGER = 1
+# Checks the port first, writes var/local.env once (secret key, demo passwords, file broker
+# and cache, demo model), builds the demo model, migrates, loads the demo, then runs the web
+# server and a Celery worker together until Ctrl-C (scripts/quickstart.py).
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python scripts/quickstart.py --host $(HOST) --port $(PORT)
 
 services:
 	bash scripts/ensure_services.sh

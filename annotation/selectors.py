@@ -150,3 +150,15 @@ def _query_values(filters: Mapping, name: str) -> list[str]:
 def ifd_model_is_demo(*, model: str) -> bool:
     """Whether scores from `model` come from a demo model and mean nothing (VAD_DEMO_MODELS)."""
     return bool(model) and model in settings.VAD_DEMO_MODELS
+
+
+def demo_scores_present() -> bool:
+    """Whether scores on this site come, or will come, from a demo model: the configured
+    VAD_IFD_MODEL is one, or some item holds a score from one. False at once (no query)
+    where no demo model is configured, as in production."""
+    if not settings.VAD_DEMO_MODELS:
+        return False
+    return (
+        ifd_model_is_demo(model=settings.VAD_IFD_MODEL)
+        or Item.objects.filter(ifd_model__in=settings.VAD_DEMO_MODELS).exists()
+    )

@@ -9,6 +9,7 @@ with a fixed seed. Everything is saved with ``save_pretrained`` and loads throug
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -214,3 +215,29 @@ def build_toy_seq2seq(
         model = MarianMTModel(config)
     model.save_pretrained(str(path))
     return path
+
+
+def build_demo_model(path: str | Path) -> Path:
+    """The quick start's demo scoring model: a toy model long enough for real items.
+
+    Built into a folder beside ``path`` and renamed into place, so an interrupted build never
+    leaves a half-written model that the loader would then find. Its scores mean nothing.
+    """
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    build_toy_model(partial, max_position_embeddings=2048, seed=0)
+    shutil.rmtree(path, ignore_errors=True)
+    partial.rename(path)
+    return path
+
+
+if __name__ == "__main__":  # python -m scoring.toy PATH: the demo model, built once
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m scoring.toy PATH")
+    print(build_demo_model(sys.argv[1]))

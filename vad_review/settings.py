@@ -1,6 +1,7 @@
-"""Settings, all from environment variables (SPEC §6).
+"""Settings, all from environment variables (SPEC §6), else from var/local.env.
 
-The defaults give the quick start: SQLite in ./var and tasks run in-process. Tests and
+The quick start (`make run`) writes var/local.env: SQLite in var/, a task queue and a cache in
+files under var/ for the worker it runs beside the server, a demo scoring model. Tests and
 production set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
@@ -12,8 +13,19 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
+
+# --- Quick start: the local settings file ------------------------------------------------
+# `make run` (scripts/quickstart.py) writes var/local.env once: a generated SECRET_KEY, DEBUG,
+# the file-based broker (the cache follows it), the demo scoring model and passwords. Read here,
+# so every `manage.py` command of the README works without exporting anything; variables
+# already in the environment win over the file. The file is git-ignored (all of var/ is).
+LOCAL_ENV_FILE = VAR_DIR / "local.env"
+if LOCAL_ENV_FILE.is_file():
+    load_dotenv(LOCAL_ENV_FILE, override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -93,12 +105,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "annotation.context_processors.roles",
+                "annotation.context_processors.demo_scores",
             ],
         },
     },
 ]
 
-VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
@@ -107,9 +119,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # --- Quick start: SQLite shared by the web server and a worker process ---------------
+    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock when a
+    # transaction begins, so two writers wait for each other (up to `timeout` seconds)
+    # instead of one failing with "database is locked" when it upgrades a read lock.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # Several threads (dev server, in-process tasks) share the file: wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -184,13 +203,42 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# --- Quick start: a broker and a cache in files, no Redis --------------------------------
+# CELERY_BROKER_URL=filesystem:// keeps the task queue in var/broker (kombu's filesystem
+# transport): the web server and the worker that `make run` starts beside it share it.
+# Messages are taken off the queue when a worker reads them, so a worker killed mid-task
+# loses that task (use Redis where that matters).
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_queue = VAR_DIR / "broker" / "queue"
+    _broker_control = VAR_DIR / "broker" / "control"
+    for _folder in (_broker_queue, _broker_control):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(_broker_queue),
+        data_folder_out=str(_broker_queue),
+        control_folder=str(_broker_control),
+    )
+
 # Job progress must be visible while an import's transaction is still open, so it lives in
-# the cache: Redis when there is a broker, process memory for the in-process quick start.
-VAD_CACHE_URL = os.environ.get(
-    "VAD_CACHE_URL", "locmem://" if VAD_TASKS_EAGER else CELERY_BROKER_URL
+# the cache, which every process must see: Redis when there is a Redis broker, files
+# (`file://`, var/cache, or `file:///some/folder`) beside the filesystem broker, process
+# memory when tasks run in-process only.
+VAD_CACHE_URL = os.environ.get("VAD_CACHE_URL") or (
+    "locmem://"
+    if VAD_TASKS_EAGER
+    else "file://"
+    if CELERY_BROKER_URL.startswith("filesystem://")
+    else CELERY_BROKER_URL
 )
 if VAD_CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif VAD_CACHE_URL.startswith("file://"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": VAD_CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache"),
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -228,6 +276,11 @@ VAD_IFD_MODEL = os.environ.get("VAD_IFD_MODEL", "")
 # Models whose scores mean nothing (the quick start's random-weight demo model): every page
 # that shows a score from one of these says so. Comma separated, as in VAD_IFD_MODEL.
 VAD_DEMO_MODELS = [m for m in os.environ.get("VAD_DEMO_MODELS", "").split(",") if m]
+# Quick start: the passwords `manage.py load_demo` gives its admin and reviewer (make run
+# generates them once into var/local.env). Unset, a new demo user gets a generated password
+# and an existing one keeps the password it has.
+VAD_DEMO_ADMIN_PASSWORD = os.environ.get("VAD_DEMO_ADMIN_PASSWORD", "")
+VAD_DEMO_REVIEWER_PASSWORD = os.environ.get("VAD_DEMO_REVIEWER_PASSWORD", "")
 VAD_TRANSLATE_MODEL = os.environ.get("VAD_TRANSLATE_MODEL", "")
 VAD_EVOLVE_MODEL = os.environ.get("VAD_EVOLVE_MODEL", "")
 VAD_LLM_BASE_URL = os.environ.get("VAD_LLM_BASE_URL", "")

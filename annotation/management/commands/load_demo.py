@@ -1,6 +1,13 @@
-"""manage.py load_demo — real samples plus reviewable items of all three sources, and two users.
+"""manage.py load_demo — real samples, reviewable items of all three sources, and two users.
 
-Safe to run again: imports skip what is there, and users get fresh passwords.
+The reviewer's queue gets translated items (the English original beside), evolved children of
+CValues prompts (parent and operation) and hand-written items, all in review; a few more
+hand-written items stay candidates, for a first IFD score. Everything goes through services.
+
+Safe to run again: imports skip what is there and nothing is duplicated. The demo users get
+the passwords VAD_DEMO_ADMIN_PASSWORD / VAD_DEMO_REVIEWER_PASSWORD when those are set (make
+run generates them once into var/local.env); otherwise a new user gets a generated password
+and an existing one keeps its own, unless --new-passwords.
 """
 
 import hashlib
@@ -8,6 +15,7 @@ import json
 import secrets
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -30,7 +38,10 @@ IMPORTS = [
     ("saferlhf", DEMO_DIR / "data" / "pku_saferlhf_alpaca7b_test_sample.jsonl"),
     ("cvalues", DEMO_DIR / "data" / "cvalues_responsibility_prompts.jsonl"),
     ("vad", DEMO_DIR / "manual_items.jsonl"),
+    # Hand-written candidates, left unscored: the quick start's first score job works on these.
+    ("vad", DEMO_DIR / "candidates.jsonl"),
 ]
+MANUAL_ITEMS_FILE = "manual_items.jsonl"
 
 
 class Command(BaseCommand):
@@ -39,12 +50,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--admin", default="admin", help="admin user name")
         parser.add_argument("--reviewer", default="reviewer", help="reviewer user name")
+        parser.add_argument(
+            "--new-passwords",
+            action="store_true",
+            help="give existing demo users new generated passwords (unless set in settings)",
+        )
 
-    def handle(self, *args, admin: str, reviewer: str, **options):
-        passwords = {name: secrets.token_urlsafe(9) for name in (admin, reviewer)}
-        admin_user = self._user(admin, "admin", passwords[admin])
-        reviewer_user = self._user(reviewer, "reviewer", passwords[reviewer])
+    def handle(self, *args, admin: str, reviewer: str, new_passwords: bool, **options):
+        admin_user, admin_password = self._user(
+            admin, "admin", settings.VAD_DEMO_ADMIN_PASSWORD, renew=new_passwords
+        )
+        reviewer_user, reviewer_password = self._user(
+            reviewer, "reviewer", settings.VAD_DEMO_REVIEWER_PASSWORD, renew=new_passwords
+        )
         for fmt, path in IMPORTS:
+            if self._imported_before(path):
+                self.stdout.write(f"import {path.name}: loaded before")
+                continue
             job = import_job_create(fmt=fmt, path=path, user=admin_user, enqueue=False)
             job = import_job_run(job_id=job.pk)
             report = job.report
@@ -60,17 +82,27 @@ class Command(BaseCommand):
             evolved = self._evolutions(plan["evolutions"])
             self._review(plan["review"], admin_user, reviewer_user, translated + evolved)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
-        self.stdout.write(f"  admin:    {admin} / {passwords[admin]}")
-        self.stdout.write(f"  reviewer: {reviewer} / {passwords[reviewer]}")
+        unchanged = "(password unchanged)"
+        self.stdout.write(f"  admin:    {admin} / {admin_password or unchanged}")
+        self.stdout.write(f"  reviewer: {reviewer} / {reviewer_password or unchanged}")
 
-    def _user(self, username: str, role: str, password: str):
+    def _imported_before(self, path: Path) -> bool:
+        """Whether an earlier import of this file still holds items: then importing it again
+        would only add a job with nothing new to the dashboard's table on every `make run`."""
+        return Item.objects.filter(
+            import_job__kind=Job.Kind.IMPORT, import_job__params__path=str(path)
+        ).exists()
+
+    def _user(self, username: str, role: str, configured: str, *, renew: bool):
+        """The demo user and the password to print (None: an existing one, left alone)."""
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
-            user, _ = user_create(username=username, role=role, password=password)
-        else:
+            return user_create(username=username, role=role, password=configured or None)
+        password = configured or (secrets.token_urlsafe(12) if renew else None)
+        if password and not user.check_password(password):
             user.set_password(password)
             user.save(update_fields=["password"])
-        return user
+        return user, password
 
     def _translations(self, translations: list[dict], user) -> list[Item]:
         rows = (DEMO_DIR / "data" / "pku_saferlhf_alpaca7b_test_sample.jsonl").read_text("utf-8")
@@ -106,7 +138,10 @@ class Command(BaseCommand):
         return items
 
     def _review(self, review: dict, admin_user, reviewer_user, derived: list[Item]) -> None:
-        manual = list(Item.objects.filter(source=Source.MANUAL).order_by("pk"))
+        # The demo's hand-written items, in file order, whatever else has been imported.
+        manual = list(
+            Item.objects.filter(source=Source.MANUAL, origin__file=MANUAL_ITEMS_FILE).order_by("pk")
+        )
 
         def to_review(item: Item) -> Item:
             item.refresh_from_db()
