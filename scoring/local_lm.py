@@ -38,6 +38,8 @@ class LocalChatGenerator:
         temperature: float = 0.0,
         top_p: float = 1.0,
         min_new_tokens: int = 0,
+        token_budget: int | None = None,
+        cache_implementation: str | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -48,6 +50,10 @@ class LocalChatGenerator:
         self.top_p = top_p
         # Benchmarks set it to max_new_tokens so that every row generates the same length.
         self.min_new_tokens = min_new_tokens
+        # Padded tokens per batch at most (None: only batch_size bounds a batch).
+        self.token_budget = token_budget
+        # transformers' KV cache kind: None (dynamic, grows each step) or "static".
+        self.cache_implementation = cache_implementation
         tokenizer = loaded.tokenizer
         self.pad_token_id = pad_token_id(tokenizer, loaded.model)
         self.stop_ids = stop_token_ids(tokenizer, loaded.model)
@@ -78,7 +84,8 @@ class LocalChatGenerator:
             for index, (ids, request) in enumerate(zip(prompts, requests, strict=True))
         ]
         answers: list[list[int]] = [[] for _ in requests]
-        for number, batch in enumerate(batches_by_length(prompts, limits, self.batch_size)):
+        batches = batches_by_length(prompts, limits, self.batch_size, self.token_budget)
+        for number, batch in enumerate(batches):
             outputs = self._generate_batch(
                 [prompts[i] for i in batch], max(limits[i] for i in batch), seed=seed + number
             )
@@ -108,6 +115,8 @@ class LocalChatGenerator:
             top_p=self.top_p,
             pad_token_id=self.pad_token_id,
         )
+        if self.cache_implementation:
+            config.cache_implementation = self.cache_implementation
         with seeded(seed, self.loaded.device), torch.inference_mode():
             output = model.generate(
                 input_ids=input_ids, attention_mask=attention_mask, generation_config=config
@@ -116,15 +125,31 @@ class LocalChatGenerator:
 
 
 def batches_by_length(
-    prompts: Sequence[Sequence[int]], limits: Sequence[int], batch_size: int
+    prompts: Sequence[Sequence[int]],
+    limits: Sequence[int],
+    batch_size: int,
+    token_budget: int | None = None,
 ) -> Iterator[list[int]]:
-    """Indices in batches of ``batch_size``, sorted by (new-token limit, prompt length).
+    """Indices in batches, sorted by (new-token limit, prompt length).
 
-    Rows of one batch then wait little for each other's longer prompt or longer answer.
+    Rows of one batch then wait little for each other's longer prompt or longer answer. A
+    batch holds at most ``batch_size`` rows and, with ``token_budget``, at most that many
+    padded tokens (rows x (longest prompt + most new tokens)): short prompts go in wide
+    batches, long ones in narrow batches, and no padding-heavy batch blows the memory.
     """
     order = sorted(range(len(prompts)), key=lambda i: (limits[i], len(prompts[i]), i))
-    for begin in range(0, len(order), batch_size):
-        yield order[begin : begin + batch_size]
+    batch: list[int] = []
+    widest = 0
+    for index in order:
+        width = max(widest, len(prompts[index]) + limits[index])
+        too_wide = token_budget is not None and (len(batch) + 1) * width > token_budget
+        if batch and (len(batch) >= batch_size or too_wide):
+            yield batch
+            batch, width = [], len(prompts[index]) + limits[index]
+        batch.append(index)
+        widest = width
+    if batch:
+        yield batch
 
 
 def left_pad(

@@ -6,14 +6,12 @@ exactly the token sequences ``compute_ifd`` scores (``scoring.ifd.tokenize_pairs
 ``"prompt_logprobs": 0`` returns the log-probability of every prompt token; the answer's are
 averaged into the same losses as the local path.
 
-HTTP is plain ``urllib`` so the scoring core needs no client library.
+HTTP goes through ``scoring.http_json`` (plain ``urllib``, shared with the generation client):
+connection errors, timeouts, 5xx and 429 are retried with backoff.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,6 +20,7 @@ import torch
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from scoring.backends import ScoringInput
+from scoring.http_json import HTTPRequestError, RetryPolicy, post_json
 from scoring.ifd import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_ANSWER_TOKENS,
@@ -60,6 +59,7 @@ class RemoteIFDScorer:
         max_length: int | None = None,
         concurrency: int = 4,
         timeout_s: float = 300.0,
+        max_retries: int = 3,
         tokenizer: PreTrainedTokenizerBase | None = None,
     ) -> None:
         self.name = model
@@ -69,6 +69,7 @@ class RemoteIFDScorer:
         self.max_answer_tokens = max_answer_tokens
         self.concurrency = max(1, concurrency)
         self.timeout_s = timeout_s
+        self.retry = RetryPolicy(max_retries=max(0, max_retries))
         path = tokenizer_path or model
         self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
         self.max_length = max_length or _max_length_of(path, self.tokenizer)
@@ -130,22 +131,12 @@ class RemoteIFDScorer:
         return sorted(choices, key=lambda c: c.get("index", 0))
 
     def _post(self, body: dict[str, Any]) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:500]
-            raise RemoteScoringError(f"{self.url} answered HTTP {error.code}: {detail}") from error
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise RemoteScoringError(f"cannot reach {self.url}: {error}") from error
-        except json.JSONDecodeError as error:
-            raise RemoteScoringError(f"{self.url} did not answer JSON: {error}") from error
+            return post_json(
+                self.url, body, api_key=self.api_key, timeout=self.timeout_s, retry=self.retry
+            )
+        except HTTPRequestError as error:
+            raise RemoteScoringError(str(error)) from error
 
 
 def _max_length_of(path: str, tokenizer: PreTrainedTokenizerBase) -> int | None:

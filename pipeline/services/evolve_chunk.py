@@ -209,7 +209,12 @@ def _write(*, job_id, chunk_index, params, children, answers, verdicts, counts) 
                 output=answer,
                 eliminated_by=result.rule if pending else None,
                 flags=flags,
-                drop_flags=[FLAG_JUDGE_UNPARSED, "answer_empty", *rule_flags],
+                # A new answer is not judged again: the judge's flag stays on a redo.
+                drop_flags=[
+                    *([] if params.reanswer else [FLAG_JUDGE_UNPARSED]),
+                    "answer_empty",
+                    *rule_flags,
+                ],
                 generation=generation,
                 job=job,
             )

@@ -15,7 +15,7 @@ from scoring.generation import (
     GeneratorConfigError,
     get_generator,
 )
-from scoring.local_lm import LocalChatGenerator
+from scoring.local_lm import LocalChatGenerator, batches_by_length
 from scoring.seq2seq import Seq2SeqGenerator
 from scoring.toy import build_toy_model, build_toy_seq2seq
 
@@ -222,3 +222,27 @@ def test_generators_are_generators(chat_model_path, marian_path):
     )
     assert isinstance(translator, Generator)
     assert Path(translator.name) == Path(marian_path)
+
+
+def test_batches_group_similar_lengths_within_the_size_and_token_budget():
+    prompts = [[1] * n for n in (50, 5, 7, 48, 6, 200, 8)]
+    limits = [10] * len(prompts)
+    assert list(batches_by_length(prompts, limits, 3)) == [[1, 4, 2], [6, 3, 0], [5]]
+    # 3 rows of (8 + 10) fit in 60 tokens; (48 + 10) fits once; 210 alone is over the budget
+    # but a row always gets a batch.
+    assert list(batches_by_length(prompts, limits, 8, token_budget=60)) == [
+        [1, 4, 2],
+        [6],
+        [3],
+        [0],
+        [5],
+    ]
+    # Requests are grouped by their new-token limit first.
+    assert list(batches_by_length([[1] * 5, [1] * 5, [1] * 6], [30, 10, 10], 2)) == [[1, 2], [0]]
+
+
+def test_a_token_budget_changes_the_batches_not_the_texts(chat_model_path):
+    plain = evolve_generator(chat_model_path, batch_size=8)
+    budgeted = LocalChatGenerator(plain.loaded, batch_size=8, token_budget=120)
+    requests = requests_for(PROMPTS, max_new_tokens=10)
+    assert budgeted.generate(requests) == plain.generate(requests)
