@@ -300,3 +300,24 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} export #{self.pk} by {self.user_id}"
+
+
+class Guideline(models.Model):
+    """The annotation guidelines in one language (SPEC §7): plain text that admins edit.
+
+    Lines starting with "# " are headings and lines starting with "- " are list entries;
+    the page renders them as such, always escaped (annotation.guidelines.guideline_blocks).
+    """
+
+    language = models.CharField(max_length=16, unique=True)
+    body = models.TextField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language"]
+
+    def __str__(self) -> str:
+        return f"guidelines ({self.language})"

@@ -10,7 +10,7 @@ from django.db.models.functions import Cast
 
 from .filters import ExportFilter, ItemFilter, apply_filters
 from .hashing import VAD_FIELDS
-from .models import Item, ItemRevision, Job, Source, Status
+from .models import Guideline, Item, ItemRevision, Job, Source, Status
 from .services.jobs import progress_cache_key
 
 
@@ -150,3 +150,19 @@ def _query_values(filters: Mapping, name: str) -> list[str]:
 def ifd_model_is_demo(*, model: str) -> bool:
     """Whether scores from `model` come from a demo model and mean nothing (VAD_DEMO_MODELS)."""
     return bool(model) and model in settings.VAD_DEMO_MODELS
+
+
+def guideline_for_language(*, language: str) -> Guideline:
+    """The guidelines in `language`, else in the default language, else the shipped text.
+
+    The result may be unsaved (a flushed test database, a language nobody wrote yet).
+    """
+    from .guidelines import DEFAULT_GUIDELINES
+
+    found = {g.language: g for g in Guideline.objects.select_related("updated_by")}
+    for code in (language, settings.LANGUAGE_CODE):
+        if code in found:
+            return found[code]
+        if code in DEFAULT_GUIDELINES:
+            return Guideline(language=code, body=DEFAULT_GUIDELINES[code])
+    return Guideline(language=settings.LANGUAGE_CODE, body="")

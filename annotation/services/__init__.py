@@ -1,6 +1,7 @@
 """Everything that writes. Views, commands and tasks call these, nothing else writes models."""
 
 from .derived import item_apply_translation, item_create_evolved
+from .guidelines import guideline_update
 from .imports import (
     ImportFileRejected,
     ImportProgress,
@@ -42,6 +43,7 @@ __all__ = [
     "ImportProgress",
     "ImportReport",
     "UploadTooLarge",
+    "guideline_update",
     "import_file",
     "import_job_create",
     "import_job_run",
