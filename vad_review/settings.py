@@ -228,6 +228,12 @@ VAD_MAX_ANSWER_TOKENS = env_int("VAD_MAX_ANSWER_TOKENS", 512)
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
 
+# Review (SPEC §7): how long a claimed item stays with its reviewer without any action; every
+# action renews it, and an expired claim returns the item to the queue.
+VAD_REVIEW_LEASE_SECONDS = env_int("VAD_REVIEW_LEASE_SECONDS", 600)
+# How long a reviewer's progress counts (today, this week, queue left) may be cached.
+VAD_REVIEW_PROGRESS_CACHE_SECONDS = env_int("VAD_REVIEW_PROGRESS_CACHE_SECONDS", 30)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

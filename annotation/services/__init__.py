@@ -36,6 +36,7 @@ from .jobs import (
     job_start,
     job_succeed,
 )
+from .review import item_classify, item_skip, item_undo, review_claim
 from .users import user_create
 
 __all__ = [
@@ -52,10 +53,13 @@ __all__ = [
     "item_accept",
     "item_apply_translation",
     "item_change_status",
+    "item_classify",
     "item_content_hash",
     "item_create_evolved",
     "item_edit",
     "item_reject",
+    "item_skip",
+    "item_undo",
     "items_change_status",
     "job_advance",
     "job_cancel",
@@ -70,5 +74,6 @@ __all__ = [
     "job_publish_progress",
     "job_start",
     "job_succeed",
+    "review_claim",
     "user_create",
 ]

@@ -2,10 +2,12 @@
 
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..errors import DuplicateContent, StaleEdit
 from ..hashing import VAD_FIELDS, content_hash
@@ -16,9 +18,12 @@ from ..models import (
     Item,
     ItemRevision,
     Job,
+    ReviewDecision,
     Source,
     Status,
 )
+from ..selectors_review import review_progress_cache_key
+from .claims import claim_check, claims_renew
 
 EDITABLE_FIELDS = frozenset(VAD_FIELDS)
 
@@ -61,7 +66,19 @@ def item_change_status(
     item.status = status
     item.status_reason = reason
     item.version += 1
-    item.save(update_fields=["status", "status_reason", "version", "updated_at"])
+    # A status change ends any review claim (undo then sets the one it means).
+    item.claimed_by = None
+    item.claim_expires_at = None
+    item.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "version",
+            "claimed_by",
+            "claim_expires_at",
+            "updated_at",
+        ]
+    )
     revision.save()
     return item
 
@@ -94,7 +111,12 @@ def items_change_status(
         for pk, current, _version in rows:
             check_transition(item_id=pk, current=current, target=status)
         Item.objects.filter(pk__in=[r[0] for r in rows]).update(
-            status=status, status_reason=reason, version=F("version") + 1, updated_at=now
+            status=status,
+            status_reason=reason,
+            version=F("version") + 1,
+            claimed_by=None,
+            claim_expires_at=None,
+            updated_at=now,
         )
         ItemRevision.objects.bulk_create(
             status_revision(
@@ -140,15 +162,18 @@ def _validate_edit(item: Item) -> None:
 def item_edit(
     *, item_id: int, user, version: int, changes: dict[str, str], reason: str = ""
 ) -> Item:
-    """Change some of the five VAD fields; refuses stale versions and duplicates of others."""
+    """Change some of the five VAD fields; refuses stale versions and duplicates of others.
+
+    Raises StaleEdit, ClaimedByOther (another reviewer holds the item), DuplicateContent or
+    ValidationError, and writes nothing then; renews the editor's claim otherwise.
+    """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError({field: "cannot be edited" for field in sorted(unknown)})
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    item = _lock_for_write(item_id=item_id, user=user, version=version)
     changed = {f: v for f, v in changes.items() if getattr(item, f) != v}
     if not changed:
+        claims_renew(user=user)
         return item
     old_values = {f: getattr(item, f) for f in changed}
     for field, value in changed.items():
@@ -171,15 +196,30 @@ def item_edit(
         )
         for field, value in changed.items()
     )
+    expires = claims_renew(user=user)
+    if item.claimed_by_id == user.pk:
+        item.claim_expires_at = expires
+    return item
+
+
+def _lock_for_write(*, item_id: int, user, version: int | None) -> Item:
+    """The item, locked, after the checks every write makes: its version (when given) and
+    the claim (only its holder may change an item someone holds)."""
+    item = Item.objects.select_for_update().get(pk=item_id)
+    if version is not None and item.version != version:
+        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    claim_check(item=item, user=user)
     return item
 
 
 @transaction.atomic
 def item_accept(*, item_id: int, reviewer, version: int, categorization: str = "") -> Item:
-    """Approve an item in review; it needs a class, given here or set before."""
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    """Approve an item in review; it needs a class, given here or set before.
+
+    Raises StaleEdit, ClaimedByOther, InvalidTransition (not in review), or ValidationError
+    (no class); the decision can be undone by its reviewer (services.item_undo).
+    """
+    item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
     if categorization and categorization != item.categorization:
         item = item_edit(
             item_id=item.pk,
@@ -189,27 +229,36 @@ def item_accept(*, item_id: int, reviewer, version: int, categorization: str = "
         )
     if not item.categorization:
         raise ValidationError(
-            {"categorization": "choose person, social or nation before accepting"}
+            {"categorization": gettext("Choose person, social or nation before accepting.")}
         )
-    item = item_change_status(item_id=item.pk, status=Status.ACCEPTED, user=reviewer)
-    return _mark_reviewed(item=item, reviewer=reviewer)
+    return _decide(item=item, reviewer=reviewer, status=Status.ACCEPTED, reason="")
 
 
 @transaction.atomic
 def item_reject(*, item_id: int, reviewer, version: int, reason: str) -> Item:
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
-    if not reason.strip():
-        raise ValidationError({"reason": "say why the item is rejected"})
-    item = item_change_status(item_id=item.pk, status=Status.REJECTED, user=reviewer, reason=reason)
-    return _mark_reviewed(item=item, reviewer=reviewer)
+    """Refuse an item, saying why (see annotation.review_reasons); undoable like accept."""
+    item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": gettext("Say why the item is rejected.")})
+    return _decide(item=item, reviewer=reviewer, status=Status.REJECTED, reason=reason)
 
 
-def _mark_reviewed(*, item: Item, reviewer) -> Item:
+def _decide(*, item: Item, reviewer, status: str, reason: str) -> Item:
+    decision = ReviewDecision(
+        item_id=item.pk,
+        reviewer=reviewer,
+        status=status,
+        previous_status=item.status,
+        previous_reason=item.status_reason,
+        previous_reviewer_id=item.reviewer_id,
+        previous_reviewed_at=item.reviewed_at,
+    )
+    item = item_change_status(item_id=item.pk, status=status, user=reviewer, reason=reason)
     item.reviewer = reviewer
     item.reviewed_at = timezone.now()
-    item.claimed_by = None
-    item.claim_expires_at = None
-    item.save(update_fields=["reviewer", "reviewed_at", "claimed_by", "claim_expires_at"])
+    item.save(update_fields=["reviewer", "reviewed_at"])
+    decision.version = item.version
+    decision.save()
+    claims_renew(user=reviewer)
+    transaction.on_commit(lambda: cache.delete(review_progress_cache_key(reviewer.pk)))
     return item

@@ -19,7 +19,7 @@ def add_defaults(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0006_origin_index_skips_pending_translation"),
+        ("annotation", "0007_review_claims_skips_decisions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
