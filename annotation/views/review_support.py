@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from .. import selectors
 from ..models import Item
@@ -17,17 +18,17 @@ FILTER_PARAMS = ("source", "harm_category", "flag", "saved_filter")
 SESSION_FILTERS = "review_filters"
 
 # origin keys shown as provenance (SPEC §2), in this order; texts get their own places.
-PROVENANCE_KEYS = (
-    "dataset",
-    "config",
-    "split",
-    "row",
-    "response_source",
-    "domain",
-    "parent_id",
-    "operation",
-    "round",
-)
+PROVENANCE_LABELS = {
+    "dataset": _("Dataset"),
+    "config": _("Configuration"),
+    "split": _("Split"),
+    "row": _("Row"),
+    "response_source": _("Answer from"),
+    "domain": _("Domain"),
+    "parent_id": _("Parent item"),
+    "operation": _("Evolution operation"),
+    "round": _("Round"),
+}
 
 
 def reviewer_required(view):
@@ -72,7 +73,9 @@ def item_panel_context(*, item: Item, user) -> dict:
         "severity": origin.get("severity"),
         "license": origin.get("license", ""),
         "reference_output": origin.get("reference_output", ""),
-        "provenance": [(key, origin[key]) for key in PROVENANCE_KEYS if key in origin],
+        "provenance": [
+            (key, label, origin[key]) for key, label in PROVENANCE_LABELS.items() if key in origin
+        ],
         "ifd_demo": selectors.ifd_model_is_demo(model=item.ifd_model),
         "reject_reasons": REJECT_REASONS,
     }
@@ -80,7 +83,11 @@ def item_panel_context(*, item: Item, user) -> dict:
 
 def panel_response(request: HttpRequest, item: Item | None, *, notice: str = "", status: int = 200):
     context = item_panel_context(item=item, user=request.user) if item else {"item": None}
-    context.update(notice=notice, progress=selectors.review_progress(reviewer=request.user))
+    context.update(
+        notice=notice,
+        progress=selectors.review_progress(reviewer=request.user),
+        oob_progress=True,
+    )
     return render(request, "review/partials/item_panel.html", context, status=status)
 
 

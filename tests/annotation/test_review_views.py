@@ -289,3 +289,29 @@ def test_english_readers_get_the_english_guidelines(reviewer, client_for):
     client.cookies["django_language"] = "en"
     page = client.get("/guidelines/").content.decode()
     assert "Person" in page and "When to reject" in page
+
+
+def test_a_conflict_keeps_their_change_to_a_field_the_reviewer_left_alone(reviewer, client_for):
+    item = in_review(instruction="原来的问题", output="原来的回答。")
+    client = client_for(reviewer)
+    client.get("/review/")
+    started = item.version
+    client.post(  # they change the instruction
+        f"/review/item/{item.pk}/edit/save/",
+        {"version": started, "instruction": "他们的问题", "input": "", "output": "原来的回答。"},
+    )
+    response = client.post(  # the reviewer, from the old version, changed only the output
+        f"/review/item/{item.pk}/edit/preview/",
+        {"version": started, "instruction": "原来的问题", "input": "", "output": "我的回答。"},
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert 'data-yours="output">我的回答。' in page
+    assert 'data-yours="instruction"' not in page
+    assert "data-theirs-only" in page
+    # The editor now holds their instruction and the reviewer's output, on their version.
+    assert 'name="instruction" rows="4" spellcheck="false">\n他们的问题</textarea>' in page
+    assert 'spellcheck="false">\n我的回答。</textarea>' in page
+    item.refresh_from_db()
+    assert f'name="version" value="{item.version}"' in page
+    assert (item.instruction, item.output) == ("他们的问题", "原来的回答。")
