@@ -315,3 +315,39 @@ def test_a_conflict_keeps_their_change_to_a_field_the_reviewer_left_alone(review
     item.refresh_from_db()
     assert f'name="version" value="{item.version}"' in page
     assert (item.instruction, item.output) == ("他们的问题", "原来的回答。")
+
+
+def test_filters_narrow_the_next_claim_and_stay_for_the_next_decisions(reviewer, client_for):
+    manual = in_review(ifd=0.9)
+    translated = [in_review(ifd=0.5 - n / 10, source=Source.TRANSLATED) for n in range(2)]
+    client = client_for(reviewer)
+    page = client.get("/review/?source=translated&harm_category=&flag=&saved_filter=")
+    assert f'data-item-id="{translated[0].pk}"' in page.content.decode()
+    response = client.post(
+        f"/review/item/{translated[0].pk}/skip/", {"version": translated[0].version}
+    )
+    assert f'data-item-id="{translated[1].pk}"' in response.content.decode()
+    manual.refresh_from_db()
+    assert manual.claimed_by_id is None
+
+
+def test_a_saved_filter_narrows_the_queue(reviewer, client_for):
+    from annotation.models import SavedFilter
+
+    in_review(ifd=0.9)
+    wanted = in_review(ifd=0.1, flags=["length_ratio"])
+    saved = SavedFilter.objects.create(name="长度可疑", params={"flag": "length_ratio"})
+    page = client_for(reviewer).get(f"/review/?saved_filter={saved.pk}").content.decode()
+    assert f'data-item-id="{wanted.pk}"' in page
+    assert f'<option value="{saved.pk}" selected>长度可疑</option>' in page
+
+
+def test_skip_releases_the_item_and_shows_the_next(reviewer, client_for):
+    first, second = in_review(ifd=0.9), in_review(ifd=0.8)
+    client = client_for(reviewer)
+    client.get("/review/")
+    response = client.post(f"/review/item/{first.pk}/skip/", {"version": first.version})
+    assert f'data-item-id="{second.pk}"' in response.content.decode()
+    first.refresh_from_db()
+    assert first.claimed_by_id is None
+    assert 'hx-swap-oob="true"' in response.content.decode()  # the progress comes along

@@ -136,6 +136,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_edits_resolves_a_conflict_and_un
     # 3. "r" opens the reasons; a digit picks one.
     page.keyboard.press("r")
     page.locator("#reject-panel").wait_for(state="visible")
+    page.screenshot(path=f"{SCREENSHOTS}/review_reject_zh.png")
     page.keyboard.press("1")
     _wait_for_item(page, fourth.pk)
     third.refresh_from_db()
@@ -218,6 +219,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_edits_resolves_a_conflict_and_un
     page.keyboard.press("?")
     page.locator("#help-dialog").wait_for(state="visible")
     assert "When to reject" in page.locator("#help-dialog").inner_text()
+    page.screenshot(path=f"{SCREENSHOTS}/review_help_en.png")
     page.keyboard.press("Escape")
     page.goto(f"{live_server.url}/review/")
     page.screenshot(path=f"{SCREENSHOTS}/review_en.png", full_page=True)
