@@ -17,7 +17,8 @@ from ..dashboard import DashboardPanel, dashboard_panel_register
 from ..errors import ClaimedByOther, NothingToUndo, StaleEdit
 from ..filters import InvalidFilters
 from ..guidelines import guideline_blocks
-from ..models import Categorization, Item, Source
+from ..lifecycle import InvalidTransition
+from ..models import Categorization, Item, Source, Status
 from ..review_reasons import REJECT_REASONS
 from .review_support import (
     error_text,
@@ -29,6 +30,9 @@ from .review_support import (
     queue_filters_clear,
     reviewer_required,
 )
+
+# What a decision can be refused with; the panel then shows the item as it is, and why.
+REFUSALS = (StaleEdit, ClaimedByOther, ValidationError, InvalidTransition)
 
 dashboard_panel_register(
     DashboardPanel(
@@ -67,6 +71,11 @@ def _refused(request: HttpRequest, item_id: int, error: Exception) -> HttpRespon
         status = 409
     elif isinstance(error, ClaimedByOther):
         notice, status = str(error), 409
+    elif isinstance(error, InvalidTransition):
+        notice = gettext("This item is %(status)s; that decision does not apply to it.") % {
+            "status": Status(error.current).label
+        }
+        status = 409
     else:
         notice, status = error_text(error), 400
     return panel_response(request, item_or_404(item_id), notice=notice, status=status)
@@ -118,7 +127,7 @@ def classify(request: HttpRequest, item_id: int) -> HttpResponse:
             version=posted_version(request),
             categorization=value,
         )
-    except (StaleEdit, ClaimedByOther, ValidationError) as error:
+    except REFUSALS as error:
         return _refused(request, item_id, error)
     return panel_response(request, item_or_404(item.pk))
 
@@ -133,7 +142,7 @@ def accept(request: HttpRequest, item_id: int) -> HttpResponse:
             version=posted_version(request),
             categorization=request.POST.get("categorization", ""),
         )
-    except (StaleEdit, ClaimedByOther, ValidationError) as error:
+    except REFUSALS as error:
         return _refused(request, item_id, error)
     return _next(request, notice=gettext("Item %(id)s accepted.") % {"id": item_id})
 
@@ -146,7 +155,7 @@ def reject(request: HttpRequest, item_id: int) -> HttpResponse:
         services.item_reject(
             item_id=item_id, reviewer=request.user, version=posted_version(request), reason=reason
         )
-    except (StaleEdit, ClaimedByOther, ValidationError) as error:
+    except REFUSALS as error:
         return _refused(request, item_id, error)
     return _next(request, notice=gettext("Item %(id)s rejected.") % {"id": item_id})
 
@@ -156,7 +165,7 @@ def reject(request: HttpRequest, item_id: int) -> HttpResponse:
 def skip(request: HttpRequest, item_id: int) -> HttpResponse:
     try:
         services.item_skip(item_id=item_id, reviewer=request.user, version=posted_version(request))
-    except (StaleEdit, ClaimedByOther, ValidationError) as error:
+    except REFUSALS as error:
         return _refused(request, item_id, error)
     return _next(request, notice=gettext("Item %(id)s skipped.") % {"id": item_id})
 

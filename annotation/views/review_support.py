@@ -2,11 +2,14 @@
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django_htmx.http import HttpResponseClientRedirect
 
 from .. import selectors
 from ..models import Item
@@ -35,8 +38,15 @@ def reviewer_required(view):
     """Reviewers and admins; anonymous users go to the login page, anyone else gets 403."""
 
     @wraps(view)
-    @login_required
     def checked(request, *args, **kwargs):
+        if not request.user.is_authenticated and getattr(request, "htmx", False):
+            # A fragment request after the session ended: send the whole page to login.
+            login = resolve_url(settings.LOGIN_URL)
+            return HttpResponseClientRedirect(f"{login}?next={reverse('review')}")
+        return logged_in(request, *args, **kwargs)
+
+    @login_required
+    def logged_in(request, *args, **kwargs):
         if not is_admin_or_reviewer(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)

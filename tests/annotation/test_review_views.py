@@ -351,3 +351,20 @@ def test_skip_releases_the_item_and_shows_the_next(reviewer, client_for):
     first.refresh_from_db()
     assert first.claimed_by_id is None
     assert 'hx-swap-oob="true"' in response.content.decode()  # the progress comes along
+
+
+def test_a_fragment_asked_for_after_logout_sends_the_page_to_login(client):
+    response = client.post("/review/undo/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=/review/"
+
+
+def test_a_decision_on_an_item_already_decided_is_refused_with_a_reason(reviewer, client_for):
+    item = make_item(status=Status.ACCEPTED, categorization="person")
+    response = client_for(reviewer).post(
+        f"/review/item/{item.pk}/accept/", {"version": item.version}
+    )
+    assert response.status_code in (400, 409)
+    assert "data-notice" in response.content.decode()
+    item.refresh_from_db()
+    assert item.status == Status.ACCEPTED
