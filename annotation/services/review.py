@@ -31,13 +31,14 @@ def review_claim(
     (selectors.review_queue). A free item is one nobody holds or whose claim expired. The
     row is taken with SELECT ... FOR UPDATE SKIP LOCKED, so concurrent reviewers never get
     the same item (SQLite, which has no row locks, serializes writers instead). A reviewer
-    never holds two items: their own claims are serialized on their user row, and the
-    item_one_claim_per_reviewer constraint backs that up. Claiming leaves `version` alone.
-    Returns None when the queue is empty.
+    never holds two items: the claims of one reviewer (two tabs) are serialized on their
+    user row, and the item_one_claim_per_reviewer constraint backs that up. Claiming leaves
+    `version` alone. Returns None when the queue is empty.
     """
     lease = claim_lease(lease_seconds)
     with transaction.atomic():
-        # Two tabs of one reviewer claiming at once would otherwise each take an item.
+        # Two tabs of one reviewer claiming at once would otherwise each take an item, or
+        # one would find every free item locked by the others and report an empty queue.
         list(get_user_model().objects.select_for_update().filter(pk=reviewer.pk).values("pk"))
         now = timezone.now()
         held = (
