@@ -596,12 +596,18 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--rate", type=float, default=50.0, help="offered decisions/s (a)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[50.0],
+        help="offered decisions/s (a); several values run (a) at each",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
     parser.add_argument("--reviewers", type=int, default=100, help="simulated reviewers (a)")
     parser.add_argument("--clients", type=int, default=20, help="closed-loop clients (b)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--profile-decisions", type=int, default=200)
+    parser.add_argument("--profile-decisions", type=int, default=100)
     parser.add_argument(
         "--text-index", action="store_true", help="also build the trigram text index (slow)"
     )
@@ -669,11 +675,13 @@ def main() -> None:
             for reviewer in open_reviewers[:5]:  # warm every worker's connection and imports
                 for _ in range(args.workers):
                     request(port, "GET", "/api/v1/", reviewer=reviewer)
-            print(f"(a) open loop at {args.rate:g} decisions/s, {args.seconds:g} s a run")
-            opened = []
-            for _ in range(args.runs):
-                opened.append(open_loop(port, open_reviewers, render_url, args.rate, args.seconds))
-            print("\n".join(report_open(opened, args.rate)))
+            for rate in args.rate:
+                print(f"(a) open loop at {rate:g} decisions/s, {args.seconds:g} s a run")
+                opened = [
+                    open_loop(port, open_reviewers, render_url, rate, args.seconds)
+                    for _ in range(args.runs)
+                ]
+                print("\n".join(report_open(opened, rate)))
             print(
                 f"(b) closed loop, {args.clients} clients, no think time, {args.seconds:g} s a run"
             )
