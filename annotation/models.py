@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .fields import AsciiKeyField
@@ -163,13 +163,8 @@ class Item(models.Model):
                 name="item_in_review_claims",
                 condition=Q(status="in_review"),
             ),
-            # The review queue in the order it is served: the claim reads the first free row.
-            models.Index(
-                F("ifd").desc(nulls_last=True),
-                F("id").asc(),
-                name="item_review_queue",
-                condition=Q(status="in_review"),
-            ),
+            # item_review_queue (the queue in the order claims serve it) is made by migration
+            # 0007 on PostgreSQL only: SQLite has no NULLS LAST in an index.
         ]
 
     def __str__(self) -> str:

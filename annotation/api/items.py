@@ -2,6 +2,7 @@
 PATCH /api/v1/items/{id}/: an edit or a classification (SPEC §7.1)."""
 
 from django.urls import path
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -72,7 +73,7 @@ class ItemDetailApi(APIView):
         data = dict(parse(ItemPatchSerializer, request))
         version = data.pop("version")
         if not data:
-            raise ValidationError({"non_field_errors": ["Nothing to change."]})
+            raise ValidationError({"non_field_errors": [gettext("Nothing to change.")]})
         if set(data) == {"categorization"}:
             return item_write(
                 lambda: item_classify(

@@ -23,7 +23,7 @@ from ..models import (
     Status,
 )
 from ..selectors_review import review_progress_cache_key
-from .claims import claim_check, claims_renew
+from .claims import claim_check, claim_is_live, claim_lease, claims_renew
 
 EDITABLE_FIELDS = frozenset(VAD_FIELDS)
 
@@ -183,7 +183,12 @@ def item_edit(
     refuse_duplicate_content(item_id=item.pk, digest=new_hash)
     item.version += 1
     item.content_hash = new_hash
-    item.save(update_fields=[*changed, "content_hash", "version", "updated_at"])
+    update_fields = [*changed, "content_hash", "version", "updated_at"]
+    held_it = claim_is_live(item) and item.claimed_by_id == user.pk
+    if held_it:  # the edit renews the editor's claim in the same UPDATE
+        item.claim_expires_at = timezone.now() + claim_lease()
+        update_fields.append("claim_expires_at")
+    item.save(update_fields=update_fields)
     ItemRevision.objects.bulk_create(
         ItemRevision(
             item=item,
@@ -196,9 +201,8 @@ def item_edit(
         )
         for field, value in changed.items()
     )
-    expires = claims_renew(user=user)
-    if item.claimed_by_id == user.pk:
-        item.claim_expires_at = expires
+    if not held_it:
+        claims_renew(user=user)
     return item
 
 
@@ -216,34 +220,44 @@ def _lock_for_write(*, item_id: int, user, version: int | None) -> Item:
 def item_accept(*, item_id: int, reviewer, version: int, categorization: str = "") -> Item:
     """Approve an item in review; it needs a class, given here or set before.
 
-    Raises StaleEdit, ClaimedByOther, InvalidTransition (not in review), or ValidationError
-    (no class); the decision can be undone by its reviewer (services.item_undo).
+    Raises StaleEdit, ClaimedByOther, InvalidTransition (not in review), DuplicateContent
+    (the new class makes it another item's twin) or ValidationError (no class), and writes
+    nothing then. A new class is a revision of its own (version + 1) before the status one
+    (+ 1). The decision can be undone by its reviewer (services.item_undo).
     """
     item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
+    check_transition(item_id=item.pk, current=item.status, target=Status.ACCEPTED)
+    changes = {}
     if categorization and categorization != item.categorization:
-        item = item_edit(
-            item_id=item.pk,
-            user=reviewer,
-            version=version,
-            changes={"categorization": categorization},
-        )
-    if not item.categorization:
+        changes["categorization"] = categorization
+    elif not item.categorization:
         raise ValidationError(
             {"categorization": gettext("Choose person, social or nation before accepting.")}
         )
-    return _decide(item=item, reviewer=reviewer, status=Status.ACCEPTED, reason="")
+    return _decide(item=item, reviewer=reviewer, status=Status.ACCEPTED, changes=changes)
 
 
 @transaction.atomic
 def item_reject(*, item_id: int, reviewer, version: int, reason: str) -> Item:
-    """Refuse an item, saying why (see annotation.review_reasons); undoable like accept."""
+    """Refuse an item, saying why (see annotation.review_reasons); undoable like accept.
+
+    Raises StaleEdit, ClaimedByOther, InvalidTransition or ValidationError (no reason).
+    """
     item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
+    check_transition(item_id=item.pk, current=item.status, target=Status.REJECTED)
     if not (reason or "").strip():
         raise ValidationError({"reason": gettext("Say why the item is rejected.")})
     return _decide(item=item, reviewer=reviewer, status=Status.REJECTED, reason=reason)
 
 
-def _decide(*, item: Item, reviewer, status: str, reason: str) -> Item:
+def _decide(
+    *, item: Item, reviewer, status: str, reason: str = "", changes: dict[str, str] | None = None
+) -> Item:
+    """Write a decision (and the field changes that come with it) as one UPDATE of the item,
+    its revisions and the ReviewDecision that undo reads: a decision is the hot path of
+    review, so it costs a handful of statements, not one per step."""
+    now = timezone.now()
+    held_it = item.claimed_by_id == reviewer.pk
     decision = ReviewDecision(
         item_id=item.pk,
         reviewer=reviewer,
@@ -253,12 +267,52 @@ def _decide(*, item: Item, reviewer, status: str, reason: str) -> Item:
         previous_reviewer_id=item.reviewer_id,
         previous_reviewed_at=item.reviewed_at,
     )
-    item = item_change_status(item_id=item.pk, status=status, user=reviewer, reason=reason)
+    revisions = []
+    fields = ["status", "status_reason", "version", "reviewer", "reviewed_at"]
+    if changes:
+        old_values = {field: getattr(item, field) for field in changes}
+        for field, value in changes.items():
+            setattr(item, field, value)
+        _validate_edit(item)
+        item.content_hash = item_content_hash(item)
+        refuse_duplicate_content(item_id=item.pk, digest=item.content_hash)
+        item.version += 1
+        revisions += [
+            ItemRevision(
+                item=item,
+                version=item.version,
+                field=field,
+                old_value=old_values[field],
+                new_value=value,
+                user=reviewer,
+            )
+            for field, value in changes.items()
+        ]
+        fields += [*changes, "content_hash"]
+    item.version += 1
+    revisions.append(
+        status_revision(
+            item_id=item.pk,
+            version=item.version,
+            old=item.status,
+            new=status,
+            user=reviewer,
+            reason=reason,
+            job_id=None,
+        )
+    )
+    item.status = status
+    item.status_reason = reason
     item.reviewer = reviewer
-    item.reviewed_at = timezone.now()
-    item.save(update_fields=["reviewer", "reviewed_at"])
+    item.reviewed_at = now
+    # A decision ends the claim on the item.
+    item.claimed_by = None
+    item.claim_expires_at = None
+    item.save(update_fields=[*fields, "claimed_by", "claim_expires_at", "updated_at"])
+    ItemRevision.objects.bulk_create(revisions)
     decision.version = item.version
     decision.save()
-    claims_renew(user=reviewer)
+    if not held_it:  # deciding on an item they do not hold: what they hold stays theirs
+        claims_renew(user=reviewer)
     transaction.on_commit(lambda: cache.delete(review_progress_cache_key(reviewer.pk)))
     return item

@@ -243,3 +243,14 @@ def test_the_schema_documents_the_review_endpoints(admin_api):
         assert "409" in paths[f"/api/v1/items/{{item_id}}/{action}/"]["post"]["responses"]
     assert "204" in paths["/api/v1/items/{item_id}/skip/"]["post"]["responses"]
     assert "409" in paths["/api/v1/items/{item_id}/"]["patch"]["responses"]
+
+
+def test_conflicts_are_explained_in_the_readers_language(reviewer_api):
+    holder = make_user(role="reviewer")
+    item = in_review()
+    token_client(holder).post(CLAIM)
+    url, body = item_url(item.pk, "reject"), {"version": 1, "reason": "wrong"}
+    chinese = reviewer_api.post(url, body).json()["detail"]
+    english = reviewer_api.post(url, body, HTTP_ACCEPT_LANGUAGE="en").json()["detail"]
+    assert chinese.startswith(f"条目 {item.pk} 正由 {holder.username} 审核")
+    assert english.startswith(f"Item {item.pk} is being reviewed by {holder.username}")

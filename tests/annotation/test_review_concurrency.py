@@ -65,3 +65,34 @@ def test_twenty_reviewers_claiming_at_once_never_get_the_same_item():
     assert Item.objects.filter(status=Status.ACCEPTED).count() == ITEMS
     assert ReviewDecision.objects.count() == ITEMS
     assert not Item.objects.filter(claimed_by__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_reviewer_claiming_from_two_tabs_at_once_holds_one_item():
+    for n in range(5):
+        Item.objects.create(
+            instruction=f"问题 {n}", output=f"回答 {n}", source="manual", status=Status.IN_REVIEW
+        )
+    reviewer = make_user(role="reviewer")
+    tabs = 6
+    start = threading.Barrier(tabs)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def claim() -> None:
+        try:
+            start.wait()
+            got.append(review_claim(reviewer=reviewer).pk)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(got) == tabs and len(set(got)) == 1
+    assert Item.objects.filter(claimed_by=reviewer).count() == 1

@@ -398,3 +398,22 @@ def test_item_history_lists_every_change_oldest_first(reviewer_user):
         ("categorization", "social", reviewer_user),
         ("status", "rejected", reviewer_user),
     ]
+
+
+def test_the_claim_reads_the_queue_in_the_order_of_its_partial_index(reviewer_user):
+    from django.db import connection, transaction
+
+    from annotation.selectors import review_queue
+
+    in_review(ifd=0.5)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the table here is tiny
+        cursor.execute("SET LOCAL enable_sort = off")
+        queryset = review_queue(reviewer=reviewer_user).select_for_update(
+            skip_locked=True, of=("self",)
+        )[:1]
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "item_review_queue" in plan, plan
+    assert "Sort" not in plan, plan
