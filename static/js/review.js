@@ -14,6 +14,9 @@
   var UNSAFE_KEY = "vad-review-show-unsafe";
   var queue = Promise.resolve();
   var awaitingClass = null; // item id while "a" waits for a class
+  // Counts refused requests (409, 400). Actions queued before a refusal came back are
+  // dropped: the reviewer has to see why (a stale item, someone else's claim) first.
+  var refusals = 0;
 
   function panel() {
     return document.querySelector(PANEL);
@@ -29,8 +32,10 @@
 
   // Queue `action(root)` for the item shown now (itemId null: whatever is shown then).
   function enqueue(itemId, action) {
+    var seen = refusals;
     queue = queue
       .then(function () {
+        if (refusals !== seen) return undefined;
         var root = shown();
         if (itemId !== null && (!root || root.dataset.itemId !== itemId)) {
           return undefined;
@@ -310,6 +315,11 @@
   document.addEventListener("DOMContentLoaded", function () {
     applyUnsafePreference(document);
   });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400) refusals += 1;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     awaitingClass = null;
     applyUnsafePreference(event.detail.target || document);

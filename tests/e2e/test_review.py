@@ -296,3 +296,28 @@ def test_anonymous_visitors_are_sent_to_login(browser, live_server):
     page.goto(f"{live_server.url}/review/")
     assert "/accounts/login/" in page.url
     context.close()
+
+
+def test_keys_pressed_before_a_refusal_came_back_are_dropped(browser, live_server):
+    from annotation import services
+
+    reviewer = make_user(role="reviewer", username="lin", password=PASSWORD)
+    item = make_item(status=Status.IN_REVIEW, ifd=0.5)
+    make_item(status=Status.IN_REVIEW, ifd=0.1)
+    context, page = _page(browser)
+    _log_in(page, live_server, "lin")
+    assert _shown(page) == str(item.pk)
+    # The item changes under the page (the same reviewer, another tab).
+    services.item_classify(
+        item_id=item.pk, user=reviewer, version=item.version, categorization="social"
+    )
+    page.keyboard.press("3")
+    page.keyboard.press("a")
+    page.locator("[data-notice]").wait_for()
+    page.wait_for_timeout(500)
+    item.refresh_from_db()
+    # "3" was refused as stale, so "a" never went out: the reviewer sees the item as it is.
+    assert (item.status, item.categorization) == (Status.IN_REVIEW, "social")
+    assert _shown(page) == str(item.pk)
+    assert page.locator("[data-field=categorization]").inner_text() == "社会"
+    context.close()
