@@ -298,10 +298,16 @@ def gunicorn(workers: int) -> Iterator[tuple[int, int]]:
 
 
 def request(
-    port: int, method: str, path: str, *, reviewer: Reviewer | None = None, body=None
+    port: int,
+    method: str,
+    path: str,
+    *,
+    reviewer: Reviewer | None = None,
+    body=None,
+    extra_headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes, float]:
     """One HTTP request on a new loopback connection: status, body, seconds."""
-    headers = {"Host": "127.0.0.1"}
+    headers = {"Host": "127.0.0.1", **(extra_headers or {})}
     payload = None
     if reviewer is not None:
         headers["Cookie"] = reviewer.cookie
@@ -349,6 +355,7 @@ def decide(port: int, reviewer: Reviewer, render_url: str, started: float) -> De
         "GET",
         render_url.format(id=item["id"]),
         reviewer=reviewer,
+        extra_headers={"HX-Request": "true"},  # as htmx asks for the fragment
     )
     if status != 200 or item["instruction"][:20].encode() not in body:
         raise RuntimeError(f"fetching item {item['id']} answered {status}: {body[:300]!r}")

@@ -36,7 +36,7 @@ from .jobs import (
     job_start,
     job_succeed,
 )
-from .review import item_classify, item_skip, item_undo, review_claim
+from .review import item_classify, item_skip, item_undo, review_claim, saved_filter_save
 from .users import user_create
 
 __all__ = [
@@ -75,5 +75,6 @@ __all__ = [
     "job_start",
     "job_succeed",
     "review_claim",
+    "saved_filter_save",
     "user_create",
 ]

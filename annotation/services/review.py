@@ -15,7 +15,16 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from ..errors import NothingToUndo, StaleEdit
-from ..models import Categorization, Item, ItemRevision, ReviewDecision, ReviewSkip, Status
+from ..filters import ReviewQueueFilter, apply_filters
+from ..models import (
+    Categorization,
+    Item,
+    ItemRevision,
+    ReviewDecision,
+    ReviewSkip,
+    SavedFilter,
+    Status,
+)
 from ..selectors_review import review_progress_cache_key, review_queue, review_queue_skipped
 from .claims import claim_check, claim_lease, claims_release, claims_renew
 from .items import item_change_status, item_edit
@@ -171,3 +180,24 @@ def _last_writer(*, item_id: int) -> str:
     if revision is None or revision.user is None:
         return gettext("someone else")
     return revision.user.username
+
+
+@transaction.atomic
+def saved_filter_save(*, name: str, params: Mapping, owner=None) -> SavedFilter:
+    """Save (or replace) a named queue filter; without an owner it is shared with everyone.
+
+    `params` are the review queue's query parameters (selectors.review_queue); ones that do
+    not parse raise InvalidFilters naming them, and nothing is saved.
+    """
+    if not name.strip():
+        raise ValidationError({"name": gettext("Give the filter a name.")})
+    clean = {
+        key: value
+        for key, value in params.items()
+        if key in ReviewQueueFilter.base_filters and value not in ("", None, [])
+    }
+    apply_filters(ReviewQueueFilter, Item.objects.none(), clean)
+    saved, _ = SavedFilter.objects.update_or_create(
+        owner=owner, name=name.strip(), defaults={"params": clean}
+    )
+    return saved

@@ -417,3 +417,18 @@ def test_the_claim_reads_the_queue_in_the_order_of_its_partial_index(reviewer_us
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "item_review_queue" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_a_saved_filter_keeps_only_queue_parameters_and_refuses_bad_ones(reviewer_user):
+    from annotation.filters import InvalidFilters
+    from annotation.services import saved_filter_save
+
+    saved = saved_filter_save(
+        name=" 翻译 ", owner=reviewer_user, params={"source": "translated", "q": "x", "flag": ""}
+    )
+    assert (saved.name, saved.params) == ("翻译", {"source": "translated"})
+    again = saved_filter_save(name="翻译", owner=reviewer_user, params={"flag": "length_ratio"})
+    assert again.pk == saved.pk and again.params == {"flag": "length_ratio"}
+    with pytest.raises(InvalidFilters):
+        saved_filter_save(name="bad", params={"source": "elsewhere"})
+    assert not SavedFilter.objects.filter(name="bad").exists()
