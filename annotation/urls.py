@@ -9,6 +9,7 @@ urlpatterns = [
     path("review/", review.review_page, name="review"),
     path("review/progress/", review.progress, name="review-progress"),
     path("review/undo/", review.undo, name="review-undo"),
+    path("review/filters/save/", review.save_filter, name="review-save-filter"),
     path("review/item/<int:item_id>/", review.item_panel, name="review-item"),
     path("review/item/<int:item_id>/classify/", review.classify, name="review-classify"),
     path("review/item/<int:item_id>/accept/", review.accept, name="review-accept"),

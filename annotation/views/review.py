@@ -6,9 +6,11 @@ the page's script sends each request only after the previous one has answered, s
 "1 then a" classifies and then accepts with the version the classification returned.
 """
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,6 +23,7 @@ from ..lifecycle import InvalidTransition
 from ..models import Categorization, Item, Source, Status
 from ..review_reasons import REJECT_REASONS
 from .review_support import (
+    FILTER_PARAMS,
     error_text,
     item_or_404,
     item_panel_context,
@@ -182,3 +185,21 @@ def undo(request: HttpRequest) -> HttpResponse:
         item_or_404(item.pk),
         notice=gettext("Decision on item %(id)s undone.") % {"id": item.pk},
     )
+
+
+@reviewer_required
+@require_POST
+def save_filter(request: HttpRequest) -> HttpResponse:
+    """Keep the filters in the form under a name, for this reviewer; then use them."""
+    params = {name: request.POST.get(name, "").strip() for name in FILTER_PARAMS}
+    params.pop("saved_filter", None)
+    try:
+        saved = services.saved_filter_save(
+            name=request.POST.get("name", ""), params=params, owner=request.user
+        )
+    except (InvalidFilters, ValidationError) as refused:
+        message = error_text(refused) if isinstance(refused, ValidationError) else str(refused)
+        messages.error(request, message)
+        return redirect("review")
+    messages.success(request, gettext("Filter “%(name)s” saved.") % {"name": saved.name})
+    return redirect(f"{reverse('review')}?saved_filter={saved.pk}")

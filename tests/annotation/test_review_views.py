@@ -368,3 +368,23 @@ def test_a_decision_on_an_item_already_decided_is_refused_with_a_reason(reviewer
     assert "data-notice" in response.content.decode()
     item.refresh_from_db()
     assert item.status == Status.ACCEPTED
+
+
+def test_a_reviewer_saves_the_filters_in_use_under_a_name(reviewer, client_for):
+    from annotation.models import SavedFilter
+
+    client = client_for(reviewer)
+    client.get("/review/?source=translated&harm_category=&flag=length_ratio&saved_filter=")
+    response = client.post(
+        "/review/filters/save/",
+        {"name": "翻译待查", "source": "translated", "flag": "length_ratio", "harm_category": ""},
+    )
+    saved = SavedFilter.objects.get(name="翻译待查")
+    assert (saved.owner, saved.params) == (
+        reviewer,
+        {"source": "translated", "flag": "length_ratio"},
+    )
+    assert response["Location"] == f"/review/?saved_filter={saved.pk}"
+    refused = client.post("/review/filters/save/", {"name": "坏的", "source": "nowhere"})
+    assert refused.status_code == 302
+    assert not SavedFilter.objects.filter(name="坏的").exists()
