@@ -51,6 +51,7 @@ bench: services install
 	$(BIN)/python bench/ifd.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/import_export.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/score_writes.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/review_load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ExportLog, Item, ItemRevision, Job, JobChunk
+from .models import ExportLog, Item, ItemRevision, Job, JobChunk, SavedFilter
 
 
 class ItemRevisionInline(admin.TabularInline):
@@ -54,3 +54,11 @@ class JobChunkAdmin(admin.ModelAdmin):
     list_display = ("id", "job", "index", "done", "attempts", "finished_at")
     list_filter = ("done",)
     raw_id_fields = ("job",)
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    """Review-queue filters; one without an owner is shared with every reviewer."""
+
+    list_display = ("name", "owner", "params", "created_at")
+    raw_id_fields = ("owner",)

@@ -141,6 +141,48 @@ class ItemFilter(ExportFilter):
         return queryset.filter(origin__harm_categories__icontains=f'"{value}"')
 
 
+class ReviewQueueFilter(django_filters.FilterSet):
+    """What narrows a reviewer's queue (SPEC §7): `/review/` and `POST /api/v1/review/claim/`.
+
+    Every item in review has its text, so the conditions need none of the two-halves unions
+    of ItemFilter: the queue's own order (the item_review_queue index) does the work.
+    """
+
+    source = MultipleValueFilter(choices=Source.choices, help_text="one or more, comma separated")
+    harm_category = django_filters.CharFilter(
+        method="filter_harm_category", help_text="one of origin.harm_categories"
+    )
+    flag = django_filters.CharFilter(method="filter_flag", help_text="one of the item's flags")
+    categorization = MultipleValueFilter(
+        choices=[c for c in Categorization.choices if c[0]],
+        help_text="one or more of person, social, nation, comma separated",
+    )
+
+    class Meta:
+        model = Item
+        fields: list[str] = []
+
+    def filter_harm_category(
+        self, queryset: QuerySet[Item], name: str, value: str
+    ) -> QuerySet[Item]:
+        return _json_list_contains(queryset, "origin", value, key="harm_categories")
+
+    def filter_flag(self, queryset: QuerySet[Item], name: str, value: str) -> QuerySet[Item]:
+        return _json_list_contains(queryset, "flags", value)
+
+
+def _json_list_contains(
+    queryset: QuerySet[Item], column: str, value: str, *, key: str | None = None
+) -> QuerySet[Item]:
+    """Items whose JSON list (`column`, or `column[key]`) holds `value`."""
+    if connections[queryset.db].vendor == "postgresql":
+        contained = {key: [value]} if key else [value]
+        return queryset.filter(**{f"{column}__contains": contained})
+    # SQLite has no JSON containment: match the quoted element in the list's JSON text.
+    path = f"{column}__{key}" if key else column
+    return queryset.filter(**{f"{path}__icontains": f'"{value}"'})
+
+
 def apply_filters(
     filterset_class: type[django_filters.FilterSet],
     queryset: QuerySet[Item],

@@ -10,7 +10,16 @@ from django.db.models.functions import Cast
 
 from .filters import ExportFilter, ItemFilter, apply_filters
 from .hashing import VAD_FIELDS
-from .models import Item, ItemRevision, Job, Source, Status
+from .models import Guideline, Item, ItemRevision, Job, Source, Status
+from .selectors_review import (  # noqa: F401  (the review workspace's reads, re-exported)
+    item_history,
+    review_filter_params,
+    review_last_decision,
+    review_progress,
+    review_queue,
+    review_queue_skipped,
+    saved_filters_for,
+)
 from .services.jobs import progress_cache_key
 
 
@@ -61,6 +70,8 @@ ITEM_API_FIELDS = (
     "import_job_id",
     "reviewer__username",
     "reviewed_at",
+    "claimed_by__username",
+    "claim_expires_at",
     "created_at",
     "updated_at",
 )
@@ -71,7 +82,9 @@ def item_list(*, filters: Mapping | None = None) -> QuerySet[Item]:
 
     Raises InvalidFilters naming each parameter whose value does not parse.
     """
-    items = Item.objects.select_related("reviewer").only(*ITEM_API_FIELDS).order_by("id")
+    items = (
+        Item.objects.select_related("reviewer", "claimed_by").only(*ITEM_API_FIELDS).order_by("id")
+    )
     if not filters:
         return items
     return apply_filters(ItemFilter, items, filters)
@@ -162,3 +175,19 @@ def demo_scores_present() -> bool:
         ifd_model_is_demo(model=settings.VAD_IFD_MODEL)
         or Item.objects.filter(ifd_model__in=settings.VAD_DEMO_MODELS).exists()
     )
+
+
+def guideline_for_language(*, language: str) -> Guideline:
+    """The guidelines in `language`, else in the default language, else the shipped text.
+
+    The result may be unsaved (a flushed test database, a language nobody wrote yet).
+    """
+    from .guidelines import DEFAULT_GUIDELINES
+
+    found = {g.language: g for g in Guideline.objects.select_related("updated_by")}
+    for code in (language, settings.LANGUAGE_CODE):
+        if code in found:
+            return found[code]
+        if code in DEFAULT_GUIDELINES:
+            return Guideline(language=code, body=DEFAULT_GUIDELINES[code])
+    return Guideline(language=settings.LANGUAGE_CODE, body="")

@@ -165,6 +165,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 VAD_UPLOAD_MAX_BYTES = env_int("VAD_UPLOAD_MAX_BYTES", 2 * 1024**3)
 
+# Sessions are read on every request: from the cache (Redis) first, the database behind it.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-free meta tag instead
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -318,6 +320,12 @@ VAD_LLM_CONCURRENCY = env_int("VAD_LLM_CONCURRENCY", 8)
 VAD_LLM_TIMEOUT = float(os.environ.get("VAD_LLM_TIMEOUT") or 120)
 VAD_LLM_MAX_RETRIES = env_int("VAD_LLM_MAX_RETRIES", 4)
 VAD_GENERATION_BATCH_SIZE = env_int("VAD_GENERATION_BATCH_SIZE", 16)
+
+# Review (SPEC §7): how long a claimed item stays with its reviewer without any action; every
+# action renews it, and an expired claim returns the item to the queue.
+VAD_REVIEW_LEASE_SECONDS = env_int("VAD_REVIEW_LEASE_SECONDS", 600)
+# How long a reviewer's progress counts (today, this week, queue left) may be cached.
+VAD_REVIEW_PROGRESS_CACHE_SECONDS = env_int("VAD_REVIEW_PROGRESS_CACHE_SECONDS", 30)
 
 LOGGING = {
     "version": 1,

@@ -1,67 +1,40 @@
-"""GET /api/v1/items/ and /api/v1/items/{id}/: items for reviewers and admins (read-only)."""
+"""GET /api/v1/items/ and /api/v1/items/{id}/: items for reviewers and admins;
+PATCH /api/v1/items/{id}/: an edit or a classification (SPEC §7.1)."""
 
 from django.urls import path
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..filters import ItemFilter
-from ..models import Item, ItemRevision
+from ..models import Item
 from ..permissions import IsAdminOrReviewer
-from ..selectors import ITEM_API_FIELDS, item_detail, item_list
+from ..selectors import item_detail, item_list
+from ..services import item_classify, item_edit
 from .pagination import CheckedCursorPagination
+from .review import VERSION_HELP, WRITE_RESPONSES, item_write, parse
+from .serializers import ClassField, ItemDetailSerializer, ItemSerializer
 
-# The selector loads these columns; the API names the ids and the reviewer without suffixes.
-_API_NAMES = {
-    "parent_id": "parent",
-    "import_job_id": "import_job",
-    "reviewer__username": "reviewer",
-}
+
+class ItemPatchSerializer(serializers.Serializer):
+    """Text is taken exactly as sent: never trimmed (SPEC §1)."""
+
+    version = serializers.IntegerField(min_value=1, help_text=VERSION_HELP)
+    instruction = serializers.CharField(required=False, trim_whitespace=False)
+    input = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    output = serializers.CharField(required=False, trim_whitespace=False)
+    categorization = ClassField(required=False, help_text="needed when the item has no class yet")
 
 
 class ItemCursorPagination(CheckedCursorPagination):
     # Cursor pagination stays fast and exact at any depth while items are being added.
     ordering = "id"
-
-
-class ItemSerializer(serializers.ModelSerializer):
-    reviewer = serializers.CharField(
-        source="reviewer.username", read_only=True, allow_null=True, default=None
-    )
-    # The ids, read from the row: no query for the related items.
-    parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
-    import_job = serializers.IntegerField(source="import_job_id", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Item
-        fields = [_API_NAMES.get(name, name) for name in ITEM_API_FIELDS]
-        read_only_fields = fields
-
-
-class ItemRevisionSerializer(serializers.ModelSerializer):
-    old = serializers.CharField(source="old_value", read_only=True)
-    new = serializers.CharField(source="new_value", read_only=True)
-    user = serializers.CharField(
-        source="user.username", read_only=True, allow_null=True, default=None
-    )
-
-    class Meta:
-        model = ItemRevision
-        fields = ["field", "old", "new", "user", "version", "reason", "created_at"]
-        read_only_fields = fields
-
-
-class ItemDetailSerializer(ItemSerializer):
-    revisions = ItemRevisionSerializer(many=True, read_only=True)
-
-    class Meta(ItemSerializer.Meta):
-        fields = [*ItemSerializer.Meta.fields, "revisions"]
-        read_only_fields = fields
 
 
 class ItemListApi(ListAPIView):
@@ -87,6 +60,29 @@ class ItemDetailApi(APIView):
         except Item.DoesNotExist as missing:
             raise NotFound(f"item {item_id} does not exist") from missing
         return Response(ItemDetailSerializer(item).data)
+
+    @extend_schema(
+        summary="Edit the text or set the class (a revision per changed field)",
+        request=ItemPatchSerializer,
+        responses=WRITE_RESPONSES,
+    )
+    def patch(self, request: Request, item_id: int) -> Response:
+        data = dict(parse(ItemPatchSerializer, request))
+        version = data.pop("version")
+        if not data:
+            raise ValidationError({"non_field_errors": [gettext("Nothing to change.")]})
+        if set(data) == {"categorization"}:
+            return item_write(
+                lambda: item_classify(
+                    item_id=item_id,
+                    user=request.user,
+                    version=version,
+                    categorization=data["categorization"],
+                )
+            )
+        return item_write(
+            lambda: item_edit(item_id=item_id, user=request.user, version=version, changes=data)
+        )
 
 
 urlpatterns = [

@@ -1,10 +1,13 @@
-"""Serializers more than one API module shows (a job: the jobs API, imports, pipelines)."""
+"""Serializers more than one API module shows (a job: the jobs API, imports, pipelines; an
+item: the items API and the review API)."""
+
+import copy
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Job, JobState
-from ..selectors import job_progress
+from ..models import Categorization, Item, ItemRevision, Job, JobState
+from ..selectors import ITEM_API_FIELDS, job_progress
 
 
 @extend_schema_field(
@@ -13,6 +16,17 @@ from ..selectors import job_progress
 class JobStatusField(serializers.ChoiceField):
     """A named schema component: an item's `status` and a job's are different enums, and two
     enums both called `status` would otherwise get a made-up name in the schema."""
+
+
+CLASSES = [choice for choice in Categorization.choices if choice[0]]
+
+
+@extend_schema_field(serializers.ChoiceField(choices=CLASSES), component_name="ClassEnum")
+class ClassField(serializers.ChoiceField):
+    """person, social or nation: what a reviewer may set (an item also shows "", unset)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=CLASSES, **kwargs)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -69,3 +83,71 @@ class JobSerializer(serializers.ModelSerializer):
         if total:
             return round(min(done, total) * 100 / total, 1)
         return 100.0 if job.status == Job.State.SUCCEEDED else None
+
+
+# The selector loads these columns; the API names the ids and the reviewer without suffixes.
+_API_NAMES = {
+    "parent_id": "parent",
+    "import_job_id": "import_job",
+    "reviewer__username": "reviewer",
+    "claimed_by__username": "claimed_by",
+}
+
+
+class FieldsOnceMixin:
+    """Builds a ModelSerializer's fields from the model once per class, then copies them.
+
+    DRF introspects the model for every serializer it makes (about 1 ms for an item), and
+    review answers every decision with an item: the copies are what DRF itself makes of
+    declared fields, fresh and unbound each time.
+    """
+
+    def get_fields(self):
+        cls = type(self)
+        prototype = cls.__dict__.get("_fields_prototype")
+        if prototype is None:
+            prototype = super().get_fields()
+            cls._fields_prototype = prototype
+        return copy.deepcopy(prototype)
+
+
+class ItemSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+    reviewer = serializers.CharField(
+        source="reviewer.username", read_only=True, allow_null=True, default=None
+    )
+    claimed_by = serializers.CharField(
+        source="claimed_by.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="who holds the item in review (until claim_expires_at)",
+    )
+    # The ids, read from the row: no query for the related items.
+    parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
+    import_job = serializers.IntegerField(source="import_job_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Item
+        fields = [_API_NAMES.get(name, name) for name in ITEM_API_FIELDS]
+        read_only_fields = fields
+
+
+class ItemRevisionSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+    old = serializers.CharField(source="old_value", read_only=True)
+    new = serializers.CharField(source="new_value", read_only=True)
+    user = serializers.CharField(
+        source="user.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = ItemRevision
+        fields = ["field", "old", "new", "user", "version", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class ItemDetailSerializer(ItemSerializer):
+    revisions = ItemRevisionSerializer(many=True, read_only=True)
+
+    class Meta(ItemSerializer.Meta):
+        fields = [*ItemSerializer.Meta.fields, "revisions"]
+        read_only_fields = fields

@@ -8,6 +8,7 @@ from .derived import (
     item_create_evolved,
     item_set_flags,
 )
+from .guidelines import guideline_update
 from .imports import (
     ImportFileRejected,
     ImportProgress,
@@ -42,6 +43,7 @@ from .jobs import (
     job_start,
     job_succeed,
 )
+from .review import item_classify, item_skip, item_undo, review_claim, saved_filter_save
 from .users import user_create
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "ImportReport",
     "NotRedoable",
     "UploadTooLarge",
+    "guideline_update",
     "import_file",
     "import_job_create",
     "import_job_run",
@@ -60,11 +63,14 @@ __all__ = [
     "item_apply_answer",
     "item_apply_translation",
     "item_change_status",
+    "item_classify",
     "item_content_hash",
     "item_create_evolved",
     "item_edit",
     "item_reject",
     "item_set_flags",
+    "item_skip",
+    "item_undo",
     "items_change_status",
     "job_advance",
     "job_cancel",
@@ -79,5 +85,7 @@ __all__ = [
     "job_publish_progress",
     "job_start",
     "job_succeed",
+    "review_claim",
+    "saved_filter_save",
     "user_create",
 ]

@@ -2,10 +2,12 @@
 
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..errors import DuplicateContent, StaleEdit
 from ..hashing import VAD_FIELDS, content_hash
@@ -16,9 +18,12 @@ from ..models import (
     Item,
     ItemRevision,
     Job,
+    ReviewDecision,
     Source,
     Status,
 )
+from ..selectors_review import review_progress_cache_key
+from .claims import claim_check, claim_is_live, claim_lease, claims_renew
 
 EDITABLE_FIELDS = frozenset(VAD_FIELDS)
 
@@ -61,7 +66,19 @@ def item_change_status(
     item.status = status
     item.status_reason = reason
     item.version += 1
-    item.save(update_fields=["status", "status_reason", "version", "updated_at"])
+    # A status change ends any review claim (undo then sets the one it means).
+    item.claimed_by = None
+    item.claim_expires_at = None
+    item.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "version",
+            "claimed_by",
+            "claim_expires_at",
+            "updated_at",
+        ]
+    )
     revision.save()
     return item
 
@@ -94,7 +111,12 @@ def items_change_status(
         for pk, current, _version in rows:
             check_transition(item_id=pk, current=current, target=status)
         Item.objects.filter(pk__in=[r[0] for r in rows]).update(
-            status=status, status_reason=reason, version=F("version") + 1, updated_at=now
+            status=status,
+            status_reason=reason,
+            version=F("version") + 1,
+            claimed_by=None,
+            claim_expires_at=None,
+            updated_at=now,
         )
         ItemRevision.objects.bulk_create(
             status_revision(
@@ -140,15 +162,18 @@ def _validate_edit(item: Item) -> None:
 def item_edit(
     *, item_id: int, user, version: int, changes: dict[str, str], reason: str = ""
 ) -> Item:
-    """Change some of the five VAD fields; refuses stale versions and duplicates of others."""
+    """Change some of the five VAD fields; refuses stale versions and duplicates of others.
+
+    Raises StaleEdit, ClaimedByOther (another reviewer holds the item), DuplicateContent or
+    ValidationError, and writes nothing then; renews the editor's claim otherwise.
+    """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError({field: "cannot be edited" for field in sorted(unknown)})
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    item = _lock_for_write(item_id=item_id, user=user, version=version)
     changed = {f: v for f, v in changes.items() if getattr(item, f) != v}
     if not changed:
+        claims_renew(user=user)
         return item
     old_values = {f: getattr(item, f) for f in changed}
     for field, value in changed.items():
@@ -158,7 +183,12 @@ def item_edit(
     refuse_duplicate_content(item_id=item.pk, digest=new_hash)
     item.version += 1
     item.content_hash = new_hash
-    item.save(update_fields=[*changed, "content_hash", "version", "updated_at"])
+    update_fields = [*changed, "content_hash", "version", "updated_at"]
+    held_it = claim_is_live(item) and item.claimed_by_id == user.pk
+    if held_it:  # the edit renews the editor's claim in the same UPDATE
+        item.claim_expires_at = timezone.now() + claim_lease()
+        update_fields.append("claim_expires_at")
+    item.save(update_fields=update_fields)
     ItemRevision.objects.bulk_create(
         ItemRevision(
             item=item,
@@ -171,45 +201,118 @@ def item_edit(
         )
         for field, value in changed.items()
     )
+    if not held_it:
+        claims_renew(user=user)
+    return item
+
+
+def _lock_for_write(*, item_id: int, user, version: int | None) -> Item:
+    """The item, locked, after the checks every write makes: its version (when given) and
+    the claim (only its holder may change an item someone holds)."""
+    item = Item.objects.select_for_update().get(pk=item_id)
+    if version is not None and item.version != version:
+        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    claim_check(item=item, user=user)
     return item
 
 
 @transaction.atomic
 def item_accept(*, item_id: int, reviewer, version: int, categorization: str = "") -> Item:
-    """Approve an item in review; it needs a class, given here or set before."""
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
+    """Approve an item in review; it needs a class, given here or set before.
+
+    Raises StaleEdit, ClaimedByOther, InvalidTransition (not in review), DuplicateContent
+    (the new class makes it another item's twin) or ValidationError (no class), and writes
+    nothing then. A new class is a revision of its own (version + 1) before the status one
+    (+ 1). The decision can be undone by its reviewer (services.item_undo).
+    """
+    item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
+    check_transition(item_id=item.pk, current=item.status, target=Status.ACCEPTED)
+    changes = {}
     if categorization and categorization != item.categorization:
-        item = item_edit(
-            item_id=item.pk,
-            user=reviewer,
-            version=version,
-            changes={"categorization": categorization},
-        )
-    if not item.categorization:
+        changes["categorization"] = categorization
+    elif not item.categorization:
         raise ValidationError(
-            {"categorization": "choose person, social or nation before accepting"}
+            {"categorization": gettext("Choose person, social or nation before accepting.")}
         )
-    item = item_change_status(item_id=item.pk, status=Status.ACCEPTED, user=reviewer)
-    return _mark_reviewed(item=item, reviewer=reviewer)
+    return _decide(item=item, reviewer=reviewer, status=Status.ACCEPTED, changes=changes)
 
 
 @transaction.atomic
 def item_reject(*, item_id: int, reviewer, version: int, reason: str) -> Item:
-    item = Item.objects.select_for_update().get(pk=item_id)
-    if item.version != version:
-        raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
-    if not reason.strip():
-        raise ValidationError({"reason": "say why the item is rejected"})
-    item = item_change_status(item_id=item.pk, status=Status.REJECTED, user=reviewer, reason=reason)
-    return _mark_reviewed(item=item, reviewer=reviewer)
+    """Refuse an item, saying why (see annotation.review_reasons); undoable like accept.
+
+    Raises StaleEdit, ClaimedByOther, InvalidTransition or ValidationError (no reason).
+    """
+    item = _lock_for_write(item_id=item_id, user=reviewer, version=version)
+    check_transition(item_id=item.pk, current=item.status, target=Status.REJECTED)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": gettext("Say why the item is rejected.")})
+    return _decide(item=item, reviewer=reviewer, status=Status.REJECTED, reason=reason)
 
 
-def _mark_reviewed(*, item: Item, reviewer) -> Item:
+def _decide(
+    *, item: Item, reviewer, status: str, reason: str = "", changes: dict[str, str] | None = None
+) -> Item:
+    """Write a decision (and the field changes that come with it) as one UPDATE of the item,
+    its revisions and the ReviewDecision that undo reads: a decision is the hot path of
+    review, so it costs a handful of statements, not one per step."""
+    now = timezone.now()
+    held_it = item.claimed_by_id == reviewer.pk
+    decision = ReviewDecision(
+        item_id=item.pk,
+        reviewer=reviewer,
+        status=status,
+        previous_status=item.status,
+        previous_reason=item.status_reason,
+        previous_reviewer_id=item.reviewer_id,
+        previous_reviewed_at=item.reviewed_at,
+    )
+    revisions = []
+    fields = ["status", "status_reason", "version", "reviewer", "reviewed_at"]
+    if changes:
+        old_values = {field: getattr(item, field) for field in changes}
+        for field, value in changes.items():
+            setattr(item, field, value)
+        _validate_edit(item)
+        item.content_hash = item_content_hash(item)
+        refuse_duplicate_content(item_id=item.pk, digest=item.content_hash)
+        item.version += 1
+        revisions += [
+            ItemRevision(
+                item=item,
+                version=item.version,
+                field=field,
+                old_value=old_values[field],
+                new_value=value,
+                user=reviewer,
+            )
+            for field, value in changes.items()
+        ]
+        fields += [*changes, "content_hash"]
+    item.version += 1
+    revisions.append(
+        status_revision(
+            item_id=item.pk,
+            version=item.version,
+            old=item.status,
+            new=status,
+            user=reviewer,
+            reason=reason,
+            job_id=None,
+        )
+    )
+    item.status = status
+    item.status_reason = reason
     item.reviewer = reviewer
-    item.reviewed_at = timezone.now()
+    item.reviewed_at = now
+    # A decision ends the claim on the item.
     item.claimed_by = None
     item.claim_expires_at = None
-    item.save(update_fields=["reviewer", "reviewed_at", "claimed_by", "claim_expires_at"])
+    item.save(update_fields=[*fields, "claimed_by", "claim_expires_at", "updated_at"])
+    ItemRevision.objects.bulk_create(revisions)
+    decision.version = item.version
+    decision.save()
+    if not held_it:  # deciding on an item they do not hold: what they hold stays theirs
+        claims_renew(user=reviewer)
+    transaction.on_commit(lambda: cache.delete(review_progress_cache_key(reviewer.pk)))
     return item

@@ -1,11 +1,24 @@
-// Behaviour of every page, loaded as a file: the Content-Security-Policy allows no inline
-// script, so nothing is written into onchange=... attributes or <script> blocks.
-"use strict";
+// Behaviour every page shares. No inline handlers anywhere: the pages run under a
+// Content-Security-Policy without 'unsafe-inline'.
+(function () {
+  "use strict";
 
-document.addEventListener("change", (event) => {
-  // A <select data-autosubmit> (the language menu) submits its form when changed.
-  const field = event.target;
-  if (field instanceof HTMLSelectElement && field.hasAttribute("data-autosubmit")) {
-    field.form.submit();
+  // Selects marked data-autosubmit (the language menu) submit their form on change.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-autosubmit]");
+    if (select && select.form) {
+      select.form.submit();
+    }
+  });
+
+  if (window.htmx) {
+    // Fragments that say why something was refused (400, 409) still replace their target:
+    // a conflict or a stale decision is something to show, not a failed request.
+    window.htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "(400|409)", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
   }
-});
+})();

@@ -47,10 +47,13 @@ def test_reviewers_and_admins_can_read_items(reviewer_api, admin_api):
         assert client.get(detail_url(item.pk)).status_code == 200
 
 
-def test_items_are_read_only(admin_api):
+def test_items_are_not_created_through_the_api_and_a_patch_needs_the_version(admin_api):
     item = make_item()
     assert admin_api.post(LIST_URL, {"instruction": "x"}).status_code == 405
-    assert admin_api.patch(detail_url(item.pk), {"output": "x"}).status_code == 405
+    response = admin_api.patch(detail_url(item.pk), {"output": "x"})
+    assert response.status_code == 400 and "version" in response.json()
+    item.refresh_from_db()
+    assert item.output != "x"
 
 
 def test_an_item_shows_the_vad_fields_and_its_bookkeeping(reviewer_api, admin_user):

@@ -95,7 +95,7 @@ def test_a_reviewer_logs_in_reads_the_dashboard_switches_language_and_logs_out(p
     page.select_option("select[name=language]", "en")
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert page.locator("h1").inner_text() == "Dashboard"
-    assert page.locator("h2").first.inner_text() == "Items by status"
+    assert page.locator("#item-counts h2").first.inner_text() == "Items by status"
 
     page.click("text=Log out")
     page.wait_for_url("**/accounts/login/")
