@@ -18,7 +18,8 @@ def item_counts_context() -> dict:
 def job_table_context() -> dict:
     return {
         "job_rows": [
-            (job, *selectors.job_progress(job=job)) for job in selectors.job_list()[:RECENT_JOBS]
+            (job, *selectors.job_progress(job=job), selectors.job_is_stalled(job=job))
+            for job in selectors.job_list()[:RECENT_JOBS]
         ],
     }
 
