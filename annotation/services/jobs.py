@@ -161,9 +161,13 @@ def job_is_cancelled(*, job_id: int) -> bool:
 _senders: dict[str, Callable[[int], None]] = {}
 
 
-def job_sender_register(*, kind: str, send: Callable[[int], None]) -> None:
-    """`send(job_id)` queues the job's unfinished work; it must be safe to call twice."""
-    _senders[kind] = send
+def job_sender_register(*, kind: str, send: Callable[[int], None] | None) -> None:
+    """`send(job_id)` queues the job's unfinished work; it must be safe to call twice.
+    None forgets the kind's sender."""
+    if send is None:
+        _senders.pop(kind, None)
+    else:
+        _senders[kind] = send
 
 
 def job_is_resumable(job: Job) -> bool:
