@@ -230,8 +230,8 @@ def job_chunk_begin(*, job_id: int, index: int) -> JobChunk | None:
     chunk = JobChunk.objects.select_related("job").get(job_id=job_id, index=index)
     if chunk.done or chunk.job.is_finished:
         return None
+    chunk.job = job_start(job_id=job_id)  # first: a counted attempt means a running job
     JobChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
-    chunk.job = job_start(job_id=job_id)
     job_heartbeat(job_id=job_id)
     return chunk
 
