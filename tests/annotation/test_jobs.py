@@ -244,3 +244,16 @@ def test_reviewers_and_anonymous_users_may_not_resume(reviewer_api, anon_api, se
     assert reviewer_api.post(resume_url(job.pk)).status_code == 403
     assert anon_api.post(resume_url(job.pk)).status_code == 401
     assert sent == []
+
+
+def test_the_job_table_labels_a_stalled_job(settings, admin_user):
+    from django.test import Client
+
+    settings.VAD_JOB_STALL_SECONDS = 300
+    stalled, alive = running(beat_seconds_ago=400), running(beat_seconds_ago=10)
+    client = Client()
+    client.force_login(admin_user)
+    table = client.get("/jobs/table/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    rows = {row.split('"')[0]: row for row in table.split('data-job="')[1:]}
+    assert "data-job-stalled" in rows[str(stalled.pk)] and "停滞" in rows[str(stalled.pk)]
+    assert "data-job-stalled" not in rows[str(alive.pk)]
