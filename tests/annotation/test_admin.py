@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client_(admin_user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the messages below are the English ones
     client.force_login(admin_user)
     return client
 
@@ -46,6 +46,8 @@ def test_sending_items_to_review_from_the_admin_goes_through_the_lifecycle(
     )
     assert response.status_code == 200
     assert "2 items sent to review" in response.content.decode()
+    chinese = admin_client_.get("/admin/annotation/item/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "将所选条目送审" in chinese.content.decode()  # the action, translated
     for item in (scored, candidate):
         item.refresh_from_db()
         assert (item.status, item.version) == ("in_review", 2)
