@@ -74,6 +74,15 @@ class JobNotCancellable(Exception):
     pass
 
 
+class JobNotResumable(Exception):
+    pass
+
+
+class QueueUnavailable(Exception):
+    """The task queue (the Celery broker) could not be reached: the job was not started, and
+    it was marked failed so that nothing waits for a message that was never sent."""
+
+
 @dataclass(frozen=True)
 class RowError:
     """One bad input row: 'data.jsonl:3: categorization: 'family' is not one of ...'."""

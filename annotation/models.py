@@ -268,6 +268,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last sign of life of the worker running the job (services.job_heartbeat). A running
+    # job without one for VAD_JOB_STALL_SECONDS is *stalled* (selectors.job_is_stalled): a
+    # label derived from this, not a status.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -1,12 +1,14 @@
 """Reads. Views, the API and commands ask these; they hold the query knowledge."""
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Prefetch, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from .filters import ExportFilter, ItemFilter, apply_filters
 from .hashing import VAD_FIELDS
@@ -20,7 +22,7 @@ from .selectors_review import (  # noqa: F401  (the review workspace's reads, re
     review_queue_skipped,
     saved_filters_for,
 )
-from .services.jobs import progress_cache_key
+from .services.jobs import cache_call, heartbeat_cache_key, progress_cache_key
 
 
 def item_status_counts() -> list[tuple[str, str, int]]:
@@ -44,10 +46,31 @@ def job_any_active() -> bool:
 def job_progress(*, job: Job) -> tuple[int, int]:
     """done/total, from the cache while a job publishes progress there (imports), else the row."""
     if job.status == Job.State.RUNNING:
-        published = cache.get(progress_cache_key(job.pk))
+        published = cache_call(lambda: cache.get(progress_cache_key(job.pk)))
         if published:
             return published["done"], published["total"]
     return job.done, job.total
+
+
+def job_last_beat(*, job: Job) -> datetime | None:
+    """The last sign of life of a job's worker: the row's heartbeat, or the one an import
+    publishes in the cache from inside its transaction, or its start."""
+    beats = [job.heartbeat_at, job.started_at]
+    if job.status == Job.State.RUNNING:
+        beats.append(cache_call(lambda: cache.get(heartbeat_cache_key(job.pk))))
+    return max((beat for beat in beats if beat is not None), default=None)
+
+
+def job_is_stalled(*, job: Job, now: datetime | None = None) -> bool:
+    """Running, but no heartbeat for VAD_JOB_STALL_SECONDS: its worker is probably gone.
+
+    A label derived from the heartbeat, not a status: the sweep resends or fails such jobs.
+    """
+    if job.status != Job.State.RUNNING:
+        return False
+    last = job_last_beat(job=job)
+    limit = (now or timezone.now()) - timedelta(seconds=settings.VAD_JOB_STALL_SECONDS)
+    return last is None or last < limit
 
 
 # Item fields the API shows; loading only these keeps list pages lean.

@@ -9,6 +9,9 @@ second, so the write must not take longer. This recreates the database named in 
 (its name must contain "bench"), imports 2 x chunks x chunk-size VAD records as candidates
 (every index in place, as in production), then writes chunks of them as scored, the two ways
 taking turns on fresh chunks, each in a transaction of its own, and compares the means.
+It also times the whole service a score job calls, `items_record_scores` (lock and read the
+chunk's items, check each transition, the one-statement write and the revisions), on fresh
+chunks in the same turns.
 """
 
 from __future__ import annotations
@@ -79,12 +82,30 @@ def write_chunk(item_ids: list[int], write) -> float:
         return time.perf_counter() - started
 
 
+def record_chunk(item_ids: list[int]) -> float:
+    """Seconds that the service takes to record one chunk's scores, reads included."""
+    from annotation.services import ScoreRecord, items_record_scores
+
+    rng = random.Random(item_ids[0])
+    results = {
+        pk: ScoreRecord(
+            ifd=rng.random(),
+            ifd_ppl=rng.random(),
+            details={"max_answer_tokens": 512, "answer_tokens": rng.randint(3, 512)},
+        )
+        for pk in item_ids
+    }
+    started = time.perf_counter()
+    items_record_scores(results=results, model="/models/qwen2.5-0.5b")
+    return time.perf_counter() - started
+
+
 def main() -> None:
     args = parse_args()
     with bench_database(Database.from_environment(), recreate=True, keep=args.keep_db):
         from annotation.bulk import bulk_update_fields
         from annotation.models import Item
-        from pipeline.services import SCORED_ITEM_FIELDS
+        from annotation.services import SCORED_ITEM_FIELDS
 
         ways = {
             "QuerySet.bulk_update": lambda items: Item.objects.bulk_update(
@@ -92,12 +113,14 @@ def main() -> None:
             ),
             "bulk_update_fields": lambda items: bulk_update_fields(items, SCORED_ITEM_FIELDS),
         }
-        ids = import_candidates(2 * args.chunks * args.chunk_size)
+        ids = import_candidates(3 * args.chunks * args.chunk_size)
         chunks = [ids[i : i + args.chunk_size] for i in range(0, len(ids), args.chunk_size)]
         seconds: dict[str, list[float]] = {name: [] for name in ways}
+        service: list[float] = []
         for turn in range(args.chunks):
             for offset, (name, write) in enumerate(ways.items()):
-                seconds[name].append(write_chunk(chunks[2 * turn + offset], write))
+                seconds[name].append(write_chunk(chunks[3 * turn + offset], write))
+            service.append(record_chunk(chunks[3 * turn + 2]))
 
         print(f"Machine: {machine_load()}")
         print(
@@ -112,6 +135,12 @@ def main() -> None:
                 f"  {name:<22} mean {mean:4.0f} ms a chunk ({per_item:.2f} ms an item), "
                 f"median {median:4.0f} ms, {fastest:.0f}-{slowest:.0f} ms"
             )
+        mean, median = statistics.fmean(service) * 1e3, statistics.median(service) * 1e3
+        print(
+            f"  {'items_record_scores':<22} mean {mean:4.0f} ms a chunk "
+            f"({mean / args.chunk_size:.2f} ms an item), median {median:4.0f} ms "
+            "(the whole service: lock and read, transitions, write, revisions)"
+        )
         # Means, not medians: a chunk now and then pays for flushing the trigram index's
         # pending list, which every chunk fills, whichever way it writes.
         baseline, mine = (statistics.fmean(v) for v in seconds.values())

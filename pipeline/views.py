@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from annotation.errors import QueueUnavailable
 from annotation.permissions import AdminRequiredMixin
 
 from . import services
@@ -65,6 +66,15 @@ class _PipelineStartView(LoginRequiredMixin, AdminRequiredMixin, View):
             job = self.start_job(user=user, options=form.job_options())
         except services.PipelineConfigError as exc:
             form.add_error(None, str(exc))
+            return None
+        except QueueUnavailable:
+            form.add_error(
+                None,
+                _(
+                    "The task queue cannot be reached, so the job was not started. "
+                    "Try again once it is back, or ask an administrator to check Redis."
+                ),
+            )
             return None
         job.refresh_from_db()  # with eager tasks (quick start) it may have run already
         return job

@@ -202,6 +202,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env_int("VAD_BROKER_RESTORE_THROTTLE", 10),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker beats a running job's heart every VAD_JOB_HEARTBEAT_SECONDS; a running job without
+# a beat for VAD_JOB_STALL_SECONDS is labelled stalled, and the sweep (Celery beat, every
+# VAD_JOB_SWEEP_SECONDS) sends its unfinished work again or fails it (annotation.services.
+# job_liveness). The stall threshold must leave room for a few missed beats.
+VAD_JOB_HEARTBEAT_SECONDS = env_int("VAD_JOB_HEARTBEAT_SECONDS", 30)
+VAD_JOB_STALL_SECONDS = env_int("VAD_JOB_STALL_SECONDS", 300)
+VAD_JOB_SWEEP_SECONDS = env_int("VAD_JOB_SWEEP_SECONDS", 60)
+if VAD_JOB_STALL_SECONDS < 2 * VAD_JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "VAD_JOB_STALL_SECONDS must be at least twice VAD_JOB_HEARTBEAT_SECONDS, or a job whose "
+        "worker is alive would be taken for stalled."
+    )
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stalled-jobs": {
+        "task": "annotation.tasks.sweep_stalled_jobs",
+        "schedule": VAD_JOB_SWEEP_SECONDS,
+        # With no worker up, sweeps must not pile up in the queue.
+        "options": {"expires": VAD_JOB_SWEEP_SECONDS},
+    },
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/jobs/, /api/v1/jobs/{id}/ and POST /api/v1/jobs/{id}/cancel/ (admins)."""
+"""GET /api/v1/jobs/, /api/v1/jobs/{id}/, POST /api/v1/jobs/{id}/cancel/ and /resume/
+(admins)."""
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -9,11 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..errors import JobNotCancellable
+from ..errors import JobNotCancellable, JobNotResumable, QueueUnavailable
 from ..models import Job
 from ..permissions import IsAdmin
 from ..selectors import job_list
-from ..services import job_cancel
+from ..services import job_cancel, job_resume
 from .pagination import CheckedCursorPagination
 from .serializers import JobSerializer
 
@@ -66,8 +67,34 @@ class JobCancelApi(APIView):
         return Response(JobSerializer(job).data)
 
 
+class JobResumeApi(APIView):
+    """Queue a job's unfinished work again (a stalled or failed pipeline job)."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(description="the job has finished or cannot be resumed"),
+            503: OpenApiResponse(description="the task queue cannot be reached"),
+        },
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        _job_or_404(job_id)
+        try:
+            job = job_resume(job_id=job_id, user=request.user)
+        except JobNotResumable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        except QueueUnavailable as error:
+            return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data)
+
+
 urlpatterns = [
     path("jobs/", JobListApi.as_view(), name="api-job-list"),
     path("jobs/<int:job_id>/", JobDetailApi.as_view(), name="api-job-detail"),
     path("jobs/<int:job_id>/cancel/", JobCancelApi.as_view(), name="api-job-cancel"),
+    path("jobs/<int:job_id>/resume/", JobResumeApi.as_view(), name="api-job-resume"),
 ]

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Categorization, Item, ItemRevision, Job, JobState
-from ..selectors import ITEM_API_FIELDS, job_progress
+from ..selectors import ITEM_API_FIELDS, job_is_stalled, job_progress
 
 
 @extend_schema_field(
@@ -37,6 +37,7 @@ class JobSerializer(serializers.ModelSerializer):
     done = serializers.SerializerMethodField()
     total = serializers.SerializerMethodField()
     percent = serializers.SerializerMethodField()
+    stalled = serializers.SerializerMethodField()
     created_by = serializers.CharField(
         source="created_by.username", read_only=True, allow_null=True, default=None
     )
@@ -51,6 +52,8 @@ class JobSerializer(serializers.ModelSerializer):
             "done",
             "total",
             "percent",
+            "stalled",
+            "heartbeat_at",
             "error",
             "report",
             "created_by",
@@ -83,6 +86,12 @@ class JobSerializer(serializers.ModelSerializer):
         if total:
             return round(min(done, total) * 100 / total, 1)
         return 100.0 if job.status == Job.State.SUCCEEDED else None
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_stalled(self, job: Job) -> bool:
+        """Running without a heartbeat for VAD_JOB_STALL_SECONDS (its worker is probably
+        gone; the sweep sends it again or fails it). A label, not a status."""
+        return job_is_stalled(job=job)
 
 
 # The selector loads these columns; the API names the ids and the reviewer without suffixes.

@@ -18,7 +18,10 @@ def item_counts_context() -> dict:
 def job_table_context() -> dict:
     jobs = list(selectors.job_list()[:RECENT_JOBS])
     return {
-        "job_rows": [(job, *selectors.job_progress(job=job)) for job in jobs],
+        "job_rows": [
+            (job, *selectors.job_progress(job=job), selectors.job_is_stalled(job=job))
+            for job in jobs
+        ],
         # Jobs that ran a demo model (random weights): the table says their scores mean nothing.
         "demo_job_ids": {
             job.pk for job in jobs if selectors.ifd_model_is_demo(model=job.params.get("model", ""))

@@ -1,11 +1,12 @@
 """POST /api/v1/pipeline/score/ and /filter/: start a pipeline job (admins only)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.serializers import JobSerializer
+from annotation.errors import QueueUnavailable
 from annotation.permissions import IsAdmin
 from pipeline import services
 
@@ -29,11 +30,18 @@ class FilterRequestSerializer(serializers.Serializer):
         return attrs
 
 
+QUEUE_DOWN = OpenApiResponse(
+    description="the task queue cannot be reached: the job was not started (it is failed)"
+)
+
+
 def _job_response(request, start, **kwargs) -> Response:
     try:
         job = start(user=request.user, **kwargs)
     except services.PipelineConfigError as exc:
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    except QueueUnavailable as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     job.refresh_from_db()
     return Response(
         JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
@@ -43,7 +51,7 @@ def _job_response(request, start, **kwargs) -> Response:
 class ScoreStartView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=ScoreRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(request=ScoreRequestSerializer, responses={202: JobSerializer, 503: QUEUE_DOWN})
     def post(self, request):
         params = ScoreRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -62,7 +70,7 @@ class ScoreStartView(APIView):
 class FilterStartView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=FilterRequestSerializer, responses={202: JobSerializer})
+    @extend_schema(request=FilterRequestSerializer, responses={202: JobSerializer, 503: QUEUE_DOWN})
     def post(self, request):
         params = FilterRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)

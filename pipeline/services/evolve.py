@@ -19,11 +19,13 @@ from annotation.services import (
     REDOABLE_STATUSES,
     job_create,
     job_pending_chunks,
+    job_send_on_commit,
     job_succeed,
 )
 
 from .errors import PipelineConfigError
-from .generate import configured_generation_model, job_chunks_add, job_resume
+from .generate import configured_generation_model, job_chunks_add
+from .resume import pipeline_job_resume
 
 MAX_ROUNDS = 10
 # Items a next round grows from: answered and not removed.
@@ -119,15 +121,13 @@ def reanswer_item_start(*, user, item_id: int, model: str | None = None) -> Job:
         job.params = {**job.params, "seed": job.pk}  # a new seed: a new answer
         job.save(update_fields=["params"])
         job_chunks_add(job=job, item_ids=[item_id], chunk_size=1)
-        transaction.on_commit(lambda: evolve_job_send(job.pk))
+        job_send_on_commit(job_id=job.pk, send=lambda: evolve_job_send(job.pk))
     job.refresh_from_db()
     return job
 
 
-def evolve_job_resume(*, job_id: int) -> Job:
-    job = job_resume(job_id=job_id, kind=Job.Kind.EVOLVE)
-    evolve_job_send(job_id)
-    return job
+def evolve_job_resume(*, job_id: int, user=None) -> Job:
+    return pipeline_job_resume(job_id=job_id, kind=Job.Kind.EVOLVE, user=user)
 
 
 def evolve_job_send(job_id: int) -> None:
@@ -195,7 +195,7 @@ def evolve_plan_next(*, job_id: int, after_round: int) -> bool:
             indexes = job_chunks_add(job=job, item_ids=parents, chunk_size=params.chunk_size)
             rounds = {**params.chunk_rounds, **{str(i): round for i in indexes}}
             Job.objects.filter(pk=job_id).update(params={**job.params, "chunk_rounds": rounds})
-            transaction.on_commit(lambda: evolve_job_send(job_id))
+            job_send_on_commit(job_id=job_id, send=lambda: evolve_job_send(job_id))
             return True
         job_succeed(job_id=job_id, report={"evolved": 0, **job.report})
         return False

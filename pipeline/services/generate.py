@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Max
 
 from annotation.models import Job, JobChunk
@@ -109,19 +108,3 @@ def job_report_add(*, job_id: int, counts: dict[str, int]) -> None:
         if value:
             report[key] = report.get(key, 0) + value
     Job.objects.filter(pk=job_id).update(report=report)
-
-
-def job_resume(*, job_id: int, kind: str) -> Job:
-    """Make a failed job running again (its done chunks stay done); the caller re-queues
-    its undone chunks."""
-    job = Job.objects.get(pk=job_id)
-    if job.kind != kind:
-        raise PipelineConfigError(f"job {job_id} is a {job.kind} job, not a {kind} job")
-    if job.status in (Job.State.SUCCEEDED, Job.State.CANCELLED):
-        raise PipelineConfigError(f"job {job_id} has already {job.status}")
-    with transaction.atomic():
-        Job.objects.filter(pk=job_id, status=Job.State.FAILED).update(
-            status=Job.State.RUNNING, error="", finished_at=None
-        )
-    job.refresh_from_db()
-    return job

@@ -9,27 +9,28 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.bulk import bulk_update_fields
-from annotation.models import Item, ItemRevision, Job, JobChunk, Status
+from annotation.models import Job
 from annotation.services import (
+    ScoreRecord,
+    items_record_scores,
+    job_chunk_begin,
     job_chunk_finish,
     job_chunk_lock,
     job_create,
     job_create_chunks,
     job_fail,
     job_finish_if_complete,
+    job_heartbeats,
     job_pending_chunks,
-    job_start,
+    job_send_on_commit,
     job_succeed,
 )
-from annotation.services.items import status_revision
 
 from ..selectors import items_to_score
 from .errors import PipelineConfigError
+from .resume import pipeline_job_resume
 
 if TYPE_CHECKING:  # torch loads only where a model runs: workers, not every manage.py command
     from scoring.backends import IFDScorer
@@ -88,28 +89,17 @@ def score_job_start(
         if not item_ids:
             job_succeed(job_id=job.pk, report={"scored": 0})
         else:
-            transaction.on_commit(lambda: _enqueue_score_chunks(job_id=job.pk))
+            job_send_on_commit(job_id=job.pk, send=lambda: score_job_send(job.pk))
     job.refresh_from_db()
     return job
 
 
-def score_job_resume(*, job_id: int) -> Job:
-    """Queue again the chunks of a job that are not done (after a worker was lost)."""
-    job = Job.objects.get(pk=job_id)
-    if job.kind != Job.Kind.SCORE:
-        raise PipelineConfigError(f"job {job_id} is a {job.kind} job, not a score job")
-    if job.status in (Job.State.SUCCEEDED, Job.State.CANCELLED):
-        raise PipelineConfigError(f"job {job_id} has already {job.status}")
-    # A failed job (a chunk raised) resumes where it stopped: done chunks stay done.
-    Job.objects.filter(pk=job_id, status=Job.State.FAILED).update(
-        status=Job.State.RUNNING, error="", finished_at=None
-    )
-    _enqueue_score_chunks(job_id=job_id)
-    job.refresh_from_db()
-    return job
+def score_job_resume(*, job_id: int, user=None) -> Job:
+    return pipeline_job_resume(job_id=job_id, kind=Job.Kind.SCORE, user=user)
 
 
-def _enqueue_score_chunks(*, job_id: int) -> None:
+def score_job_send(job_id: int) -> None:
+    """Queue a task for each unfinished chunk (safe twice: a done chunk is skipped)."""
     from ..tasks import score_chunk  # tasks import services: avoid the cycle at import time
 
     for index in job_pending_chunks(job_id=job_id):
@@ -136,11 +126,9 @@ def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
     Idempotent: a chunk that is done, or whose items were scored meanwhile, writes nothing.
     The model runs outside any transaction so no row is locked during GPU work.
     """
-    chunk = JobChunk.objects.select_related("job").get(job_id=job_id, index=chunk_index)
-    if chunk.done or chunk.job.is_finished:
+    chunk = job_chunk_begin(job_id=job_id, index=chunk_index)
+    if chunk is None:
         return 0
-    JobChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
-    job_start(job_id=job_id)
     params = ScoreParams.from_job(chunk.job)
     items = list(
         items_to_score(model=params.model, rescore=params.rescore)
@@ -151,14 +139,15 @@ def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
     from scoring.backends import ScoringInput
 
     try:
-        results = scorer_for(params).score(
-            [ScoringInput(i.instruction, i.input, i.output) for i in items]
-        )
+        with job_heartbeats(job_id=job_id):
+            results = scorer_for(params).score(
+                [ScoringInput(i.instruction, i.input, i.output) for i in items]
+            )
     except Exception as exc:
         job_fail(job_id=job_id, error=f"chunk {chunk_index}: {type(exc).__name__}: {exc}")
         raise
-    scored = _write_scores(
-        job_id=job_id,
+    scored = _record_scores(
+        job=chunk.job,
         chunk_index=chunk_index,
         params=params,
         results={item.pk: result for item, result in zip(items, results, strict=True)},
@@ -167,82 +156,36 @@ def score_chunk_run(*, job_id: int, chunk_index: int) -> int:
     return scored
 
 
-# What a score writes on an item. Like bulk_update, bulk_update_fields leaves auto_now alone,
-# so updated_at is set by hand and listed here.
-SCORED_ITEM_FIELDS = [
-    "ifd",
-    "ifd_ppl",
-    "ifd_model",
-    "ifd_params",
-    "scored_at",
-    "status",
-    "version",
-    "updated_at",
-]
-
-
-@transaction.atomic
-def _write_scores(
-    *, job_id: int, chunk_index: int, params: ScoreParams, results: "dict[int, IFDResult]"
+def _record_scores(
+    *, job: Job, chunk_index: int, params: ScoreParams, results: "dict[int, IFDResult]"
 ) -> int:
-    chunk = job_chunk_lock(job_id=job_id, index=chunk_index)
-    if chunk is None:
-        return 0
-    # Re-read under lock: an admin may have moved an item on while the model ran.
-    items = list(
-        items_to_score(model=params.model, rescore=params.rescore)
-        .select_for_update()
-        .filter(pk__in=list(results))
-        .order_by("pk")
-    )
-    now = timezone.now()
-    revisions = []
-    for item in items:
-        result = results[item.pk]
-        if item.ifd is not None:
-            revisions.append(_ifd_revision(item=item, result=result, params=params, job_id=job_id))
-        if item.status == Status.CANDIDATE:
-            item.version += 1
-            revisions.append(
-                status_revision(
-                    item_id=item.pk,
-                    version=item.version,
-                    old=Status.CANDIDATE,
-                    new=Status.SCORED,
-                    user=None,
-                    reason=f"scored with {params.model}",
-                    job_id=job_id,
-                )
-            )
-            item.status = Status.SCORED
-        item.ifd = result.ifd
-        item.ifd_ppl = result.ifd_ppl
-        item.ifd_model = params.model
-        item.scored_at = now
-        item.updated_at = now
-        item.ifd_params = {
-            "job_id": job_id,
-            "max_answer_tokens": params.max_answer_tokens,
-            "answer_tokens": result.answer_tokens,
-            "answer_cut_tokens": result.answer_cut_tokens,
-            "prompt_cut_tokens": result.prompt_cut_tokens,
-            "truncated": result.truncated,
-            "loss_cond": result.loss_cond,
-            "loss_uncond": result.loss_uncond,
-        }
-    bulk_update_fields(items, SCORED_ITEM_FIELDS)
-    ItemRevision.objects.bulk_create(revisions)
-    job_chunk_finish(chunk=chunk)
-    return len(items)
-
-
-def _ifd_revision(*, item: Item, result: "IFDResult", params: ScoreParams, job_id: int):
-    return ItemRevision(
-        item=item,
-        version=item.version,
-        field=ItemRevision.Field.IFD,
-        old_value=f"{item.ifd} ({item.ifd_model})",
-        new_value=f"{result.ifd} ({params.model})",
-        reason="rescored",
-        job_id=job_id,
-    )
+    """Write a chunk's scores and mark the chunk done, in one transaction."""
+    records = {
+        item_id: ScoreRecord(
+            ifd=result.ifd,
+            ifd_ppl=result.ifd_ppl,
+            details={
+                "max_answer_tokens": params.max_answer_tokens,
+                "answer_tokens": result.answer_tokens,
+                "answer_cut_tokens": result.answer_cut_tokens,
+                "prompt_cut_tokens": result.prompt_cut_tokens,
+                "truncated": result.truncated,
+                "loss_cond": result.loss_cond,
+                "loss_uncond": result.loss_uncond,
+            },
+        )
+        for item_id, result in results.items()
+    }
+    with transaction.atomic():
+        chunk = job_chunk_lock(job_id=job.pk, index=chunk_index)
+        if chunk is None:
+            return 0
+        scored = items_record_scores(
+            results=records,
+            model=params.model,
+            job=job,
+            # Re-read under lock: an admin may have moved an item on while the model ran.
+            among=items_to_score(model=params.model, rescore=params.rescore),
+        )
+        job_chunk_finish(chunk=chunk)
+    return scored

@@ -6,7 +6,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from annotation.models import Job, Status
-from annotation.services import items_change_status, job_create, job_start, job_succeed
+from annotation.services import (
+    items_change_status,
+    job_create,
+    job_fail,
+    job_heartbeats,
+    job_send_on_commit,
+    job_start,
+    job_succeed,
+)
 
 from ..selectors import items_to_filter
 from .errors import PipelineConfigError
@@ -32,22 +40,37 @@ def filter_job_start(
         params={"min_ifd": min_ifd, "keep_top": keep_top, "model": model},
         user=user,
     )
-    from ..tasks import filter_items  # tasks import services: avoid the cycle at import time
-
-    transaction.on_commit(lambda: filter_items.delay(job_id=job.pk))
+    job_send_on_commit(job_id=job.pk, send=lambda: filter_job_send(job.pk))
     return job
 
 
-@transaction.atomic
+def filter_job_send(job_id: int) -> None:
+    from ..tasks import filter_items  # tasks import services: avoid the cycle at import time
+
+    filter_items.delay(job_id=job_id)
+
+
 def filter_run(*, job_id: int) -> dict:
     """Apply IFD selection to the scored items: drop ifd >= 1, then min-ifd or keep-top.
 
-    Kept items go to the review queue; dropped ones are filtered out with the reason.
+    Kept items go to the review queue; dropped ones are filtered out with the reason. The
+    selection is one transaction; "running" commits before it, so that a worker lost inside
+    it leaves a running job whose heartbeat stops (the stalled-job sweep sends it again).
     """
-    job = Job.objects.select_for_update().get(pk=job_id)
-    if job.is_finished:
-        return job.report
-    job_start(job_id=job_id)
+    if job_start(job_id=job_id).is_finished:
+        return Job.objects.get(pk=job_id).report
+    try:
+        with job_heartbeats(job_id=job_id), transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job_id)
+            if job.is_finished:
+                return job.report
+            return _select(job=job)
+    except Exception as exc:
+        job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _select(*, job: Job) -> dict:
     min_ifd, keep_top = job.params.get("min_ifd"), job.params.get("keep_top")
     user = job.created_by
     rows = list(
@@ -89,6 +112,5 @@ def filter_run(*, job_id: int) -> dict:
         "min_ifd": min_ifd,
         "keep_top": keep_top,
     }
-    job_succeed(job_id=job_id, report=report, done=len(rows))
-    Job.objects.filter(pk=job_id).update(total=len(rows))
+    job_succeed(job_id=job.pk, report=report, done=len(rows), total=len(rows))
     return report

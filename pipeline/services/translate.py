@@ -26,6 +26,7 @@ from annotation.services import (
     job_create_chunks,
     job_finish_if_complete,
     job_pending_chunks,
+    job_send_on_commit,
     job_succeed,
 )
 
@@ -36,8 +37,8 @@ from .generate import (
     configured_generation_model,
     generator_for,
     job_report_add,
-    job_resume,
 )
+from .resume import pipeline_job_resume
 
 FIELDS = ("instruction", "input", "output")
 
@@ -112,7 +113,7 @@ def translate_job_start(
         if not ids:
             job_succeed(job_id=job.pk, report={"translated": 0})
         else:
-            transaction.on_commit(lambda: translate_job_send(job.pk))
+            job_send_on_commit(job_id=job.pk, send=lambda: translate_job_send(job.pk))
     job.refresh_from_db()
     return job
 
@@ -122,10 +123,8 @@ def retranslate_item_start(*, user, item_id: int, model: str | None = None) -> J
     return translate_job_start(user=user, model=model, item_ids=[item_id], retranslate=True)
 
 
-def translate_job_resume(*, job_id: int) -> Job:
-    job = job_resume(job_id=job_id, kind=Job.Kind.TRANSLATE)
-    translate_job_send(job_id)
-    return job
+def translate_job_resume(*, job_id: int, user=None) -> Job:
+    return pipeline_job_resume(job_id=job_id, kind=Job.Kind.TRANSLATE, user=user)
 
 
 def translate_job_send(job_id: int) -> None:

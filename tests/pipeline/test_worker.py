@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from annotation.api.serializers import JobSerializer
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
+from annotation.selectors import job_is_stalled
 from annotation.services import import_file, import_job_create
 from pipeline import services
 from scoring.backends import ScoringInput, get_scorer
@@ -34,8 +36,11 @@ def model_path(tmp_path_factory) -> str:
     return str(build_toy_model(tmp_path_factory.mktemp("worker-model") / "toy", seed=11))
 
 
-def _start_worker(*, model_path: str, log_path: Path, extra_env: dict | None = None):
-    """A real `celery worker` on the gpu and default queues, using this test's database."""
+def _start_worker(
+    *, model_path: str, log_path: Path, extra_env: dict | None = None, beat: bool = False
+):
+    """A real `celery worker` on the gpu and default queues, using this test's database;
+    with `beat`, Celery beat runs inside it (the periodic sweep of stalled jobs)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -53,6 +58,7 @@ def _start_worker(*, model_path: str, log_path: Path, extra_env: dict | None = N
                 "-Q", "gpu,default", "-P", "solo", "-c", "1", "-l", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+                *(["-B", "-s", str(log_path.with_suffix(".schedule"))] if beat else []),
             ],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -71,9 +77,11 @@ def workers(transactional_db, tmp_path):
     celery_app.control.purge()
     celery_app.conf.task_always_eager = False
 
-    def start(model_path: str, **extra_env):
+    def start(model_path: str, beat: bool = False, **extra_env):
         log_path = tmp_path / f"worker-{len(started)}.log"
-        started.append(_start_worker(model_path=model_path, log_path=log_path, extra_env=extra_env))
+        started.append(
+            _start_worker(model_path=model_path, log_path=log_path, extra_env=extra_env, beat=beat)
+        )
         return started[-1]
 
     try:
@@ -198,3 +206,49 @@ def test_a_worker_killed_inside_a_chunk_loses_nothing_and_duplicates_nothing(
     assert chunk.done and chunk.attempts == 2
     assert Item.objects.filter(status=Status.SCORED).count() == 20
     assert ItemRevision.objects.filter(field="status", new_value=Status.SCORED).count() == 20
+
+
+def test_a_killed_worker_s_job_is_labelled_stalled_and_the_sweep_resumes_it(
+    workers, slow_model_path, vad_file, settings
+):
+    import_file(path=vad_file, fmt="vad")
+    # The broker's visibility timeout stays at two hours: the chunk the killed worker held is
+    # not redelivered during this test, so only the sweep (Celery beat) can resume the job.
+    env = {
+        "VAD_JOB_HEARTBEAT_SECONDS": "1",
+        "VAD_JOB_STALL_SECONDS": "4",
+        "VAD_JOB_SWEEP_SECONDS": "1",
+    }
+    settings.VAD_JOB_STALL_SECONDS = 4
+    first = workers(slow_model_path, **env)
+    job = services.score_job_start(model=slow_model_path, chunk_size=20, batch_size=1)
+    chunk = job.chunks.get()
+    deadline = time.monotonic() + 60
+    while not JobChunk.objects.filter(pk=chunk.pk, attempts__gte=1).exists():
+        assert time.monotonic() < deadline, "the first worker never started the chunk"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)  # mid-chunk: the model is still running
+    first.wait(timeout=10)
+
+    deadline = time.monotonic() + 30
+    while not job_is_stalled(job=Job.objects.get(pk=job.pk)):
+        assert time.monotonic() < deadline, "the job was never labelled stalled"
+        time.sleep(0.2)
+    job.refresh_from_db()
+    assert job.status == Job.State.RUNNING  # stalled is a label, not a status
+    assert JobSerializer(job).data["stalled"] is True
+
+    killed_at = time.monotonic()
+    workers(slow_model_path, beat=True, **env)
+    job = _wait_for(job, timeout=120)
+    resumed_after = time.monotonic() - killed_at
+    chunk.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("succeeded", 20, 20), job.error
+    assert job.report.get("resumed", 0) >= 1 and chunk.attempts == 2
+    assert resumed_after < 120
+    assert Item.objects.filter(status=Status.SCORED).count() == 20
+    assert ItemRevision.objects.filter(field="status", new_value=Status.SCORED).count() == 20
+    # The message the killed worker never acknowledged would come back to a later test's
+    # workers (after their short visibility timeout) for a job that no longer exists.
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.client.delete("unacked", "unacked_index")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Gemma2Config, Gemma2ForCausalLM, LlamaForCausalLM
 
-import scoring.ifd
+import scoring.model_losses
 from scoring.backends import LoadedModel
 from scoring.ifd import IFDResult, compute_ifd, plan_batches, split_model
 from scoring.prompts import render_prompt
@@ -206,7 +206,7 @@ def test_out_of_memory_batches_are_halved_and_retried(llama_with_bos, mixed_trip
     loaded = llama_with_bos
     pairs = rendered_pairs(loaded, mixed_triples[:12])
     expected = compute_ifd(loaded.model, loaded.tokenizer, pairs)
-    real_score_once = scoring.ifd._BatchScorer._mean_losses_once
+    real_score_once = scoring.model_losses.BatchScorer._mean_losses_once
     attempted_sizes = []
 
     def score_once_with_little_memory(self, sequence_indices):
@@ -216,7 +216,7 @@ def test_out_of_memory_batches_are_halved_and_retried(llama_with_bos, mixed_trip
         return real_score_once(self, sequence_indices)
 
     monkeypatch.setattr(
-        scoring.ifd._BatchScorer, "_mean_losses_once", score_once_with_little_memory
+        scoring.model_losses.BatchScorer, "_mean_losses_once", score_once_with_little_memory
     )
     results = compute_ifd(loaded.model, loaded.tokenizer, pairs, batch_size=8, token_budget=16384)
     assert [r.ifd for r in results] == pytest.approx([r.ifd for r in expected], abs=TOLERANCE)
@@ -228,7 +228,7 @@ def test_a_single_pair_that_runs_out_of_memory_raises(llama_with_bos, monkeypatc
     def always_out_of_memory(self, sequence_indices):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(scoring.ifd._BatchScorer, "_mean_losses_once", always_out_of_memory)
+    monkeypatch.setattr(scoring.model_losses.BatchScorer, "_mean_losses_once", always_out_of_memory)
     with pytest.raises(torch.OutOfMemoryError):
         compute_ifd(
             llama_with_bos.model, llama_with_bos.tokenizer, [("a\n\n", "b"), ("c\n\n", "d")]
