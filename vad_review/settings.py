@@ -165,8 +165,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 VAD_UPLOAD_MAX_BYTES = env_int("VAD_UPLOAD_MAX_BYTES", 2 * 1024**3)
 
-# Sessions are read on every request: from the cache (Redis) first, the database behind it.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database only: with them in the cache (cached_db), a Redis outage
+# would log everyone out and fail every page (tests/pipeline/test_queue_down.py), where the
+# pages must keep working and say that jobs cannot be started.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-free meta tag instead
 SECURE_CONTENT_TYPE_NOSNIFF = True
