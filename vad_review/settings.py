@@ -229,8 +229,6 @@ VAD_SCORE_BATCH_SIZE = env_int("VAD_SCORE_BATCH_SIZE", 16)
 VAD_MAX_ANSWER_TOKENS = env_int("VAD_MAX_ANSWER_TOKENS", 512)
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
-# Parquet: the largest row group, uncompressed (from the file's metadata), that is read.
-VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -242,6 +240,11 @@ LOGGING = {
 }
 
 # --- Security and hostile input (issue 12): one block, kept together. ---------------------
+# Parquet imports: the largest row group read, uncompressed, as the file's metadata gives it;
+# a larger one refuses the file before anything is decompressed (annotation/importers/
+# parquet.py). VAD_IMPORT_MAX_RECORD_BYTES above applies to each Parquet row as well.
+VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
+
 # API bodies nested too deep answer 400, not 500 (annotation/api/parsers.py).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "annotation.api.parsers.SafeJSONParser",
@@ -272,6 +275,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per failed login is noise
 # Behind the reverse proxy (docker-compose's nginx) every request comes from the proxy: set
 # VAD_PROXY_COUNT=1 so the client's address is read from X-Forwarded-For, which nginx sets.
 AXES_IPWARE_PROXY_COUNT = env_int("VAD_PROXY_COUNT", 0)
@@ -305,4 +309,4 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one line per failed login is noise
+# --- End of the issue 12 block. ---------------------------------------------------------
