@@ -277,10 +277,13 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per failed login is noise
 # Behind the reverse proxy (docker-compose's nginx) every request comes from the proxy: set
-# VAD_PROXY_COUNT=1 so the client's address is read from X-Forwarded-For, which nginx sets.
-AXES_IPWARE_PROXY_COUNT = env_int("VAD_PROXY_COUNT", 0)
+# VAD_BEHIND_PROXY=1 there, and the client's address, which lockouts count by, is read from
+# the X-Real-IP header that nginx sets (overwriting any a client sends). Without a proxy that
+# header is not trusted: anyone could send one.
+VAD_BEHIND_PROXY = env_bool("VAD_BEHIND_PROXY", False)
+AXES_IPWARE_PROXY_COUNT = None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+    ["HTTP_X_REAL_IP", "REMOTE_ADDR"] if VAD_BEHIND_PROXY else ["REMOTE_ADDR"]
 )
 
 # Mail: password reset exists only where mail can be sent (EMAIL_HOST set); without it the

@@ -228,4 +228,5 @@ def test_the_compose_file_is_valid_and_puts_nginx_with_this_config_in_front():
     assert any(str(v).startswith(f"{NGINX_CONF}:/etc/nginx/nginx.conf") for v in nginx["volumes"])
     assert [p["target"] for p in nginx["ports"]] == [80]
     assert "ports" not in services["web"]  # only nginx is published
-    assert services["web"]["environment"]["VAD_PROXY_COUNT"] == "1"
+    assert services["web"]["environment"]["VAD_BEHIND_PROXY"] == "1"
+    assert "proxy_set_header X-Real-IP $remote_addr;" in NGINX_CONF.read_text()
