@@ -175,3 +175,13 @@ def test_deep_or_huge_json_values_are_refused_with_file_and_line(tmp_path, recor
     assert errors[0].startswith(f"{path}:{line}: "), errors
     assert message in errors[0], errors
     assert not Item.objects.exists()
+
+
+def test_a_file_that_is_only_nested_arrays_is_refused_as_too_deep(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(deep_array(100_000))
+    with pytest.raises(UnreadableFile) as caught:
+        list(RecordStream(path, max_record_bytes=1 << 24))
+    assert str(caught.value) == (
+        f"{path}:1: malformed JSON array (values nested too deep (about a thousand levels at most))"
+    )

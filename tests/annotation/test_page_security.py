@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.utils import translation
-from django.views.defaults import server_error
+from django.views.defaults import bad_request, server_error
 
 from annotation.models import Item, Status
 from tests.factories import make_item, make_user
@@ -154,6 +154,14 @@ def test_a_server_error_is_a_friendly_translated_500():
     html = response.content.decode()
     assert "服务器出错" in html and "Server Error" not in html
     assert inline_scripts(html) == []
+
+
+def test_a_bad_request_is_a_friendly_translated_400():
+    request = RequestFactory().get("/")
+    with translation.override("zh-hans"):
+        response = bad_request(request, exception=None)
+    assert response.status_code == 400
+    assert "请求有误" in response.content.decode()
 
 
 # Constraint violations read as people's words, in their language.
