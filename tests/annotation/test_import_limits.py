@@ -2,6 +2,7 @@
 memory, instead of a traceback or gigabytes of RAM."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,20 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
+# Runs manage.py, then prints the process's peak resident memory. VmHWM belongs to the memory
+# of the program exec'd, whereas getrusage's ru_maxrss would start at the peak of the test
+# process that forked it.
+_MEASURED_MANAGE = """
+import atexit, re, runpy, sys
+def report():
+    status = open("/proc/self/status").read()
+    print("VmHWM", re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["manage.py", *sys.argv[1:]]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
 def peak_rss_of_import(path: Path, *extra: str) -> tuple[int, str]:
     """Run `manage.py import_items` in a child process; its peak resident memory in bytes."""
     env = {
@@ -114,18 +129,19 @@ def peak_rss_of_import(path: Path, *extra: str) -> tuple[int, str]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),
     }
-    child = subprocess.Popen(
-        [sys.executable, "manage.py", "import_items", "--format", "saferlhf", *extra, str(path)],
+    command = ["import_items", "--format", "saferlhf", *extra, str(path)]
+    child = subprocess.run(
+        [sys.executable, "-c", _MEASURED_MANAGE, *command],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        capture_output=True,
+        text=True,
     )
-    output = child.stdout.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    output = child.stdout + child.stderr
     assert child.returncode == 1, output  # refused, not crashed
-    return usage.ru_maxrss * 1024, output  # Linux gives kilobytes
+    peak = re.search(r"^VmHWM (\d+)$", child.stderr, re.MULTILINE)
+    assert peak, output
+    return int(peak.group(1)) * 1024, output
 
 
 @pytest.mark.slow
