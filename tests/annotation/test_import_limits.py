@@ -34,6 +34,19 @@ def hostile_parquet(path: Path, *, rows_per_group: int) -> Path:
     return path
 
 
+def dictionary_bomb(path: Path) -> Path:
+    """4,000 rows that all refer to one 1 MB string in a dictionary: under 1 KB on disk,
+    1 MB as the metadata tells it, 4 GB once decoded."""
+    rows = 4000
+    prompt = pa.DictionaryArray.from_arrays(
+        pa.array([0] * rows, type=pa.int32()), pa.array(["y" * 1_000_000])
+    )
+    table = pa.table({"prompt": prompt, "response_0": ["ok"] * rows})
+    pq.write_table(table, path, compression="zstd", dictionary_pagesize_limit=8 << 20)
+    assert path.stat().st_size < 2000
+    return path
+
+
 @pytest.fixture(scope="module")
 def one_big_row_group(tmp_path_factory) -> Path:
     return hostile_parquet(tmp_path_factory.mktemp("hostile") / "one.parquet", rows_per_group=40)
@@ -93,6 +106,29 @@ def test_skip_invalid_skips_every_oversized_parquet_row(one_row_per_group):
     assert not Item.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_parquet_dictionary_bomb_is_refused_before_it_is_decoded(tmp_path):
+    path = dictionary_bomb(tmp_path / "bomb.parquet")
+    job, errors = import_errors(path, dry_run=True, skip_invalid=True)
+    assert job.status == Job.State.FAILED
+    # Refused at the row where the rows read so far pass 256 MiB (VAD_IMPORT_MAX_ROW_GROUP_BYTES).
+    assert errors[-1].startswith(f"{path}:269: : the rows up to here decode to more than ")
+    assert "refused as a decompression bomb" in errors[-1]
+
+
+def test_dictionary_encoded_parquet_text_is_read_as_plain_values(tmp_path):
+    path = tmp_path / "dict.parquet"
+    table = pa.table({"a": pa.array(["x", "y", "x", None]).dictionary_encode(), "n": [1, 2, 3, 4]})
+    pq.write_table(table, path)
+    records = list(RecordStream(path, max_record_bytes=1000))
+    assert [r for _, r in records] == [
+        {"a": "x", "n": 1},
+        {"a": "y", "n": 2},
+        {"a": "x", "n": 3},
+        {"a": None, "n": 4},
+    ]
+
+
 def test_a_parquet_row_under_the_limit_beside_a_big_one_is_still_read(tmp_path):
     path = tmp_path / "mixed.parquet"
     rows = [{"a": "x" * 5000}, {"a": "small"}, {"a": "y" * 5000}, {"a": None}]
@@ -148,13 +184,14 @@ def peak_rss_of_import(path: Path, *extra: str) -> tuple[int, str]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("extra", [("--dry-run",), ()], ids=["dry-run", "import"])
 def test_importing_the_hostile_parquet_file_stays_under_one_gib(
-    one_big_row_group, one_row_per_group, extra
+    one_big_row_group, one_row_per_group, tmp_path, extra
 ):
-    for path in (one_big_row_group, one_row_per_group):
+    bomb = dictionary_bomb(tmp_path / "bomb.parquet")
+    for path in (one_big_row_group, one_row_per_group, bomb):
         peak, output = peak_rss_of_import(path, *extra)
         print(f"peak RSS of import_items {' '.join(extra)} {path.name}: {peak / 2**20:.0f} MiB")
         assert peak < GIB, output
-        assert f"{path}:1: prompt: " in output
+        assert f"{path}:1: prompt: " in output or "decompression bomb" in output
         assert "Traceback" not in output
 
 
