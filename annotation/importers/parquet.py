@@ -13,9 +13,9 @@ take gigabytes. So:
 - a row larger than `max_record_bytes` (its strings, binary values and fixed-width values
   as decoded) becomes a RowError naming its largest column, without being converted to
   Python, as an over-long JSON line does;
-- a file whose rows decode to more than MAX_EXPANSION times its size (and more than
-  `max_row_group_bytes`) is refused as a decompression bomb: real datasets decode to a few
-  times their size.
+- a file whose rows, as they are converted to Python, add up to more than MAX_EXPANSION
+  times its size (and more than `max_row_group_bytes`) is refused as a decompression bomb:
+  real datasets decode to a few times their size.
 """
 
 from __future__ import annotations
