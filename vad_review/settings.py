@@ -329,8 +329,6 @@ VAD_EVOLVE_RULES = env_list(
 )
 VAD_IMPORT_BATCH_SIZE = env_int("VAD_IMPORT_BATCH_SIZE", 2000)
 VAD_IMPORT_MAX_RECORD_BYTES = env_int("VAD_IMPORT_MAX_RECORD_BYTES", 16 * 1024 * 1024)
-# Parquet: the largest row group, uncompressed (from the file's metadata), that is read.
-VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
 
 # Generation backends for translation and evolution (scoring.generation.get_generator).
 # With VAD_LLM_BASE_URL set, workers call that server's /chat/completions: at most
@@ -359,6 +357,11 @@ LOGGING = {
 }
 
 # --- Security and hostile input (issue 12): one block, kept together. ---------------------
+# Parquet imports: the largest row group read, uncompressed, as the file's metadata gives it;
+# a larger one refuses the file before anything is decompressed (annotation/importers/
+# parquet.py). VAD_IMPORT_MAX_RECORD_BYTES above applies to each Parquet row as well.
+VAD_IMPORT_MAX_ROW_GROUP_BYTES = env_int("VAD_IMPORT_MAX_ROW_GROUP_BYTES", 256 * 1024 * 1024)
+
 # API bodies nested too deep answer 400, not 500 (annotation/api/parsers.py).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "annotation.api.parsers.SafeJSONParser",
@@ -389,11 +392,15 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per failed login is noise
 # Behind the reverse proxy (docker-compose's nginx) every request comes from the proxy: set
-# VAD_PROXY_COUNT=1 so the client's address is read from X-Forwarded-For, which nginx sets.
-AXES_IPWARE_PROXY_COUNT = env_int("VAD_PROXY_COUNT", 0)
+# VAD_BEHIND_PROXY=1 there, and the client's address, which lockouts count by, is read from
+# the X-Real-IP header that nginx sets (overwriting any a client sends). Without a proxy that
+# header is not trusted: anyone could send one.
+VAD_BEHIND_PROXY = env_bool("VAD_BEHIND_PROXY", False)
+AXES_IPWARE_PROXY_COUNT = None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+    ["HTTP_X_REAL_IP", "REMOTE_ADDR"] if VAD_BEHIND_PROXY else ["REMOTE_ADDR"]
 )
 
 # Mail: password reset exists only where mail can be sent (EMAIL_HOST set); without it the
@@ -422,4 +429,4 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # one line per failed login is noise
+# --- End of the issue 12 block. ---------------------------------------------------------

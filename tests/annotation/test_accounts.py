@@ -154,3 +154,30 @@ def test_with_a_mail_server_password_reset_sends_a_mail(settings):
     response = client.post("/accounts/password_reset/", {"email": "forgetful@example.org"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and "forgetful@example.org" in mail.outbox[0].to
+
+
+def test_behind_the_proxy_the_lockout_counts_the_client_address_not_the_proxys(settings):
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_REAL_IP", "REMOTE_ADDR"]  # as set
+    # by VAD_BEHIND_PROXY=1; every request below comes from one address, the proxy's.
+    make_user(role="reviewer", username="shared", password=GOOD_PASSWORD)
+    attacker = Client(HTTP_X_REAL_IP="203.0.113.9")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attacker.post("/accounts/login/", {"username": "shared", "password": "guess"})
+    colleague = Client(HTTP_X_REAL_IP="198.51.100.7")  # same proxy, another person
+    response = colleague.post("/accounts/login/", {"username": "shared", "password": GOOD_PASSWORD})
+    assert response.status_code == 302
+    locked = attacker.post("/accounts/login/", {"username": "shared", "password": GOOD_PASSWORD})
+    assert locked.status_code == 429
+
+
+def test_without_a_proxy_a_client_cannot_dodge_the_lockout_with_a_header(settings):
+    assert settings.AXES_IPWARE_META_PRECEDENCE_ORDER == ["REMOTE_ADDR"]  # the default
+    make_user(role="reviewer", username="dodger", password=GOOD_PASSWORD)
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        Client(HTTP_X_REAL_IP=f"192.0.2.{n}").post(
+            "/accounts/login/", {"username": "dodger", "password": "guess"}
+        )
+    response = Client(HTTP_X_REAL_IP="192.0.2.200").post(
+        "/accounts/login/", {"username": "dodger", "password": GOOD_PASSWORD}
+    )
+    assert response.status_code == 429

@@ -2,6 +2,7 @@
 memory, instead of a traceback or gigabytes of RAM."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,19 @@ def hostile_parquet(path: Path, *, rows_per_group: int) -> Path:
     table = pa.table({"prompt": pa.chunked_array([one] * ROWS), "response_0": ["ok"] * ROWS})
     pq.write_table(table, path, compression="zstd", row_group_size=rows_per_group)
     assert path.stat().st_size < 100_000
+    return path
+
+
+def dictionary_bomb(path: Path) -> Path:
+    """4,000 rows that all refer to one 1 MB string in a dictionary: under 1 KB on disk,
+    1 MB as the metadata tells it, 4 GB once decoded."""
+    rows = 4000
+    prompt = pa.DictionaryArray.from_arrays(
+        pa.array([0] * rows, type=pa.int32()), pa.array(["y" * 1_000_000])
+    )
+    table = pa.table({"prompt": prompt, "response_0": ["ok"] * rows})
+    pq.write_table(table, path, compression="zstd", dictionary_pagesize_limit=8 << 20)
+    assert path.stat().st_size < 2000
     return path
 
 
@@ -92,6 +106,29 @@ def test_skip_invalid_skips_every_oversized_parquet_row(one_row_per_group):
     assert not Item.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_parquet_dictionary_bomb_is_refused_before_it_is_decoded(tmp_path):
+    path = dictionary_bomb(tmp_path / "bomb.parquet")
+    job, errors = import_errors(path, dry_run=True, skip_invalid=True)
+    assert job.status == Job.State.FAILED
+    # Refused at the row where the rows read so far pass 256 MiB (VAD_IMPORT_MAX_ROW_GROUP_BYTES).
+    assert errors[-1].startswith(f"{path}:269: : the rows up to here decode to more than ")
+    assert "refused as a decompression bomb" in errors[-1]
+
+
+def test_dictionary_encoded_parquet_text_is_read_as_plain_values(tmp_path):
+    path = tmp_path / "dict.parquet"
+    table = pa.table({"a": pa.array(["x", "y", "x", None]).dictionary_encode(), "n": [1, 2, 3, 4]})
+    pq.write_table(table, path)
+    records = list(RecordStream(path, max_record_bytes=1000))
+    assert [r for _, r in records] == [
+        {"a": "x", "n": 1},
+        {"a": "y", "n": 2},
+        {"a": "x", "n": 3},
+        {"a": None, "n": 4},
+    ]
+
+
 def test_a_parquet_row_under_the_limit_beside_a_big_one_is_still_read(tmp_path):
     path = tmp_path / "mixed.parquet"
     rows = [{"a": "x" * 5000}, {"a": "small"}, {"a": "y" * 5000}, {"a": None}]
@@ -107,6 +144,20 @@ def _database_url() -> str:
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
+# Runs manage.py, then prints the process's peak resident memory. VmHWM belongs to the memory
+# of the program exec'd, whereas getrusage's ru_maxrss would start at the peak of the test
+# process that forked it.
+_MEASURED_MANAGE = """
+import atexit, re, runpy, sys
+def report():
+    status = open("/proc/self/status").read()
+    print("VmHWM", re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1), file=sys.stderr)
+atexit.register(report)
+sys.argv = ["manage.py", *sys.argv[1:]]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
 def peak_rss_of_import(path: Path, *extra: str) -> tuple[int, str]:
     """Run `manage.py import_items` in a child process; its peak resident memory in bytes."""
     env = {
@@ -114,31 +165,33 @@ def peak_rss_of_import(path: Path, *extra: str) -> tuple[int, str]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),
     }
-    child = subprocess.Popen(
-        [sys.executable, "manage.py", "import_items", "--format", "saferlhf", *extra, str(path)],
+    command = ["import_items", "--format", "saferlhf", *extra, str(path)]
+    child = subprocess.run(
+        [sys.executable, "-c", _MEASURED_MANAGE, *command],
         cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        capture_output=True,
+        text=True,
     )
-    output = child.stdout.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    output = child.stdout + child.stderr
     assert child.returncode == 1, output  # refused, not crashed
-    return usage.ru_maxrss * 1024, output  # Linux gives kilobytes
+    peak = re.search(r"^VmHWM (\d+)$", child.stderr, re.MULTILINE)
+    assert peak, output
+    return int(peak.group(1)) * 1024, output
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("extra", [("--dry-run",), ()], ids=["dry-run", "import"])
 def test_importing_the_hostile_parquet_file_stays_under_one_gib(
-    one_big_row_group, one_row_per_group, extra
+    one_big_row_group, one_row_per_group, tmp_path, extra
 ):
-    for path in (one_big_row_group, one_row_per_group):
+    bomb = dictionary_bomb(tmp_path / "bomb.parquet")
+    for path in (one_big_row_group, one_row_per_group, bomb):
         peak, output = peak_rss_of_import(path, *extra)
         print(f"peak RSS of import_items {' '.join(extra)} {path.name}: {peak / 2**20:.0f} MiB")
         assert peak < GIB, output
-        assert f"{path}:1: prompt: " in output
+        assert f"{path}:1: prompt: " in output or "decompression bomb" in output
         assert "Traceback" not in output
 
 
@@ -175,3 +228,13 @@ def test_deep_or_huge_json_values_are_refused_with_file_and_line(tmp_path, recor
     assert errors[0].startswith(f"{path}:{line}: "), errors
     assert message in errors[0], errors
     assert not Item.objects.exists()
+
+
+def test_a_file_that_is_only_nested_arrays_is_refused_as_too_deep(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(deep_array(100_000))
+    with pytest.raises(UnreadableFile) as caught:
+        list(RecordStream(path, max_record_bytes=1 << 24))
+    assert str(caught.value) == (
+        f"{path}:1: malformed JSON array (values nested too deep (about a thousand levels at most))"
+    )

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory
 from django.utils import translation
-from django.views.defaults import server_error
+from django.views.defaults import bad_request, server_error
 
 from annotation.models import Item, Status
 from tests.factories import make_item, make_user
@@ -156,6 +156,14 @@ def test_a_server_error_is_a_friendly_translated_500():
     assert inline_scripts(html) == []
 
 
+def test_a_bad_request_is_a_friendly_translated_400():
+    request = RequestFactory().get("/")
+    with translation.override("zh-hans"):
+        response = bad_request(request, exception=None)
+    assert response.status_code == 400
+    assert "请求有误" in response.content.decode()
+
+
 # Constraint violations read as people's words, in their language.
 
 
@@ -187,3 +195,29 @@ def test_other_item_rules_read_as_words_too(changes, word):
 
 def test_a_valid_item_still_passes_full_clean():
     Item.full_clean(make_item(status=Status.ACCEPTED, categorization="nation"))
+
+
+def _admin_form_data(response) -> dict:
+    """The change form's current values, as a browser would post them back."""
+    form = response.context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        data[name] = "" if value is None else field.prepare_value(value)
+    for formset in response.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+    return data
+
+
+def test_the_admin_explains_an_accepted_item_without_a_category_in_words(admin_client):
+    item = make_item(status=Status.IN_REVIEW)
+    url = f"/admin/annotation/item/{item.pk}/change/"
+    data = _admin_form_data(admin_client.get(url))
+    data.update(status=Status.ACCEPTED, categorization="")
+    html = admin_client.post(url, data).content.decode()
+    assert "item_accepted_is_classified" not in html
+    assert "通过的条目必须有类别" in html
+    item.refresh_from_db()
+    assert item.status == Status.IN_REVIEW

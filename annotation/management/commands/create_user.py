@@ -1,6 +1,6 @@
 """manage.py create_user USERNAME --role admin|reviewer [--password P] [--email E] (SPEC §8)."""
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from annotation.services import user_create
 from annotation.services.users import ROLES
@@ -15,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="default: a generated one, printed once")
         parser.add_argument("--email", default="")
 
+    @no_translations  # messages in English, as the other commands print them
     def handle(self, *args, **options) -> None:
         try:
             user, password = user_create(
