@@ -12,6 +12,9 @@
   });
 
   if (window.htmx) {
+    // Settling copies listed attributes from the old element to the new one; a copied
+    // style attribute is an inline style, which the Content-Security-Policy refuses.
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
     // Fragments that say why something was refused (400, 409) still replace their target:
     // a conflict or a stale decision is something to show, not a failed request.
     window.htmx.config.responseHandling = [

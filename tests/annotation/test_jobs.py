@@ -28,7 +28,7 @@ from annotation.services import (
 pytestmark = pytest.mark.django_db
 
 # A kind that no app resumes: the tests register a sender of their own for it.
-TEST_KIND = Job.Kind.TRANSLATE
+TEST_KIND = Job.Kind.RELEASE
 
 
 @pytest.fixture
