@@ -14,6 +14,7 @@ order give the same texts.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -23,6 +24,8 @@ from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerB
 from scoring.backends import LoadedModel
 from scoring.generation import GenerationError, GenerationRequest
 from scoring.ifd import model_max_length
+
+logger = logging.getLogger(__name__)
 
 
 class LocalChatGenerator:
@@ -39,7 +42,7 @@ class LocalChatGenerator:
         top_p: float = 1.0,
         min_new_tokens: int = 0,
         token_budget: int | None = None,
-        cache_implementation: str | None = None,
+        cache_implementation: str | None = "static",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -52,7 +55,10 @@ class LocalChatGenerator:
         self.min_new_tokens = min_new_tokens
         # Padded tokens per batch at most (None: only batch_size bounds a batch).
         self.token_budget = token_budget
-        # transformers' KV cache kind: None (dynamic, grows each step) or "static".
+        # transformers' KV cache: "static" (allocated once per batch for prompt + new tokens)
+        # spares the dynamic cache's concatenation at every step: 10-25 % faster batched
+        # generation on the CPU (bench/generate.py). None: dynamic. A model without a static
+        # cache falls back to the dynamic one.
         self.cache_implementation = cache_implementation
         tokenizer = loaded.tokenizer
         self.pad_token_id = pad_token_id(tokenizer, loaded.model)
@@ -118,9 +124,24 @@ class LocalChatGenerator:
         if self.cache_implementation:
             config.cache_implementation = self.cache_implementation
         with seeded(seed, self.loaded.device), torch.inference_mode():
-            output = model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=config
-            )
+            try:
+                output = model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                )
+            except ValueError as error:
+                if not self.cache_implementation or "cache" not in str(error).lower():
+                    raise
+                logger.warning(
+                    "%s: no %s KV cache (%s); using the dynamic one",
+                    self.name,
+                    self.cache_implementation,
+                    error,
+                )
+                self.cache_implementation = None
+                config.cache_implementation = None
+                output = model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                )
         return output[:, input_ids.shape[1] :].tolist()
 
 

@@ -241,8 +241,12 @@ def test_batches_group_similar_lengths_within_the_size_and_token_budget():
     assert list(batches_by_length([[1] * 5, [1] * 5, [1] * 6], [30, 10, 10], 2)) == [[1, 2], [0]]
 
 
-def test_a_token_budget_changes_the_batches_not_the_texts(chat_model_path):
+def test_a_token_budget_or_a_dynamic_cache_changes_the_speed_not_the_texts(chat_model_path):
     plain = evolve_generator(chat_model_path, batch_size=8)
+    assert plain.cache_implementation == "static"
     budgeted = LocalChatGenerator(plain.loaded, batch_size=8, token_budget=120)
+    dynamic = LocalChatGenerator(plain.loaded, batch_size=8, cache_implementation=None)
     requests = requests_for(PROMPTS, max_new_tokens=10)
-    assert budgeted.generate(requests) == plain.generate(requests)
+    expected = plain.generate(requests)
+    assert budgeted.generate(requests) == expected
+    assert dynamic.generate(requests) == expected

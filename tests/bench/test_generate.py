@@ -1,0 +1,28 @@
+"""bench/generate.py runs end to end on the CPU, and batching changes no greedy answer."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_generation_benchmark_runs_on_the_cpu_and_agrees():
+    arguments = ["--prompts", "6", "--new-tokens", "4", "--batch-size", "3", "--threads", "1"]
+    done = subprocess.run(
+        [sys.executable, "bench/generate.py", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"^batched \(batch size 3.*= [0-9.]+ items/s, [0-9]+ new tokens/s", out, re.M)
+    assert re.search(r"^one at a time: .* for 6 = [0-9.]+ items/s", out, re.M)
+    assert re.search(r"^ratio batched / one at a time: [0-9.]+x \(wall\)", out, re.M)
+    assert "identical greedy answers, batched vs one at a time: 6/6" in out
