@@ -181,3 +181,12 @@ def _local_config_is_seq2seq(model: str) -> bool:
     except GeneratorConfigError:
         return False
     return bool(getattr(config, "is_encoder_decoder", False))
+
+
+def clear_generator_caches() -> None:
+    """Forget every model loaded for generation (and scoring): tests, freeing a GPU."""
+    from scoring.backends import clear_model_cache
+    from scoring.seq2seq import clear_seq2seq_cache
+
+    clear_model_cache()
+    clear_seq2seq_cache()

@@ -13,6 +13,7 @@ from scoring.generation import (
     GenerationRequest,
     Generator,
     GeneratorConfigError,
+    clear_generator_caches,
     get_generator,
 )
 from scoring.local_lm import LocalChatGenerator, batches_by_length
@@ -250,3 +251,34 @@ def test_a_token_budget_or_a_dynamic_cache_changes_the_speed_not_the_texts(chat_
     expected = plain.generate(requests)
     assert budgeted.generate(requests) == expected
     assert dynamic.generate(requests) == expected
+
+
+@pytest.mark.parametrize("language_token", [">>cmn_Hans<<", "zho_Hans"])
+def test_multilingual_translation_models_are_told_the_target_is_chinese(tmp_path, language_token):
+    path = str(build_toy_seq2seq(tmp_path / "multi", language_tokens=(language_token,)))
+    generator = get_generator(
+        path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    token_id = generator.loaded.tokenizer.convert_tokens_to_ids(language_token)
+    source = generator.encode(GenerationRequest.user("hello world"))
+    [raw] = generator._generate_batch([source], 4, seed=0)
+    if language_token.startswith(">>"):  # Marian: a prefix of the source
+        assert source[0] == token_id
+        assert generator.forced_bos_token_id is None
+    else:  # NLLB: the first target token, forced, then stripped from the text
+        assert token_id not in source
+        assert raw[1] == token_id
+        assert token_id not in generator._strip_start(raw)
+    assert generator.generate([GenerationRequest.user("hello world", max_new_tokens=4)])[0]
+
+
+def test_nothing_to_generate_gives_nothing(chat_model_path, marian_path):
+    translate = {"purpose": "translate", "setting": "VAD_TRANSLATE_MODEL", "device": "cpu"}
+    assert evolve_generator(chat_model_path).generate([]) == []
+    assert get_generator(marian_path, **translate).generate([]) == []
+
+
+def test_clearing_the_caches_loads_the_model_again(chat_model_path):
+    first = evolve_generator(chat_model_path)
+    clear_generator_caches()
+    assert evolve_generator(chat_model_path).loaded is not first.loaded
