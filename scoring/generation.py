@@ -70,7 +70,14 @@ class GeneratorConfigError(ValueError):
 
 class GenerationError(RuntimeError):
     """A configured backend failed to generate: a server that stays unreachable after the
-    retries, answers 4xx, or answers something that is not a chat completion."""
+    retries, answers 4xx, or answers something that is not a chat completion; a prompt longer
+    than the model takes. ``index`` is the position of the request at fault in the
+    ``generate`` call when one request is (a caller can flag that item and retry the rest),
+    else None."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def get_generator(

@@ -106,7 +106,8 @@ class LocalChatGenerator:
         if room < 1:
             raise GenerationError(
                 f"request {index}: the prompt has {prompt_length} tokens, more than "
-                f"{self.name} takes ({self.max_length})"
+                f"{self.name} takes ({self.max_length})",
+                index=index,
             )
         return min(wanted, room)
 

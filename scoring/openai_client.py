@@ -96,7 +96,9 @@ class OpenAIChatGenerator:
                     retry=self.retry,
                 )
             except HTTPRequestError as error:
-                raise GenerationError(self._explain(error)) from error
+                # A 400 is about this request (e.g. longer than the model's context).
+                at_fault = index if error.status == 400 else None
+                raise GenerationError(self._explain(error), index=at_fault) from error
         return self._content(reply, index)
 
     def _content(self, reply: Any, index: int) -> str:
@@ -104,14 +106,16 @@ class OpenAIChatGenerator:
         if not isinstance(choices, list) or not choices:
             raise GenerationError(
                 f"{self.url}: request {index}: the reply has no 'choices' list; is this an "
-                f"OpenAI-compatible chat-completions server? Reply: {_excerpt(reply)}"
+                f"OpenAI-compatible chat-completions server? Reply: {_excerpt(reply)}",
+                index=index,
             )
         message = choices[0].get("message") if isinstance(choices[0], dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise GenerationError(
                 f"{self.url}: request {index}: choices[0].message.content is not a string. "
-                f"Reply: {_excerpt(reply)}"
+                f"Reply: {_excerpt(reply)}",
+                index=index,
             )
         return content.strip()
 

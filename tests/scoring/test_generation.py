@@ -122,8 +122,9 @@ def test_models_are_loaded_once_per_process(chat_model_path, marian_path):
 def test_a_prompt_longer_than_the_model_takes_is_an_error(tmp_path):
     path = build_toy_model(tmp_path / "short", max_position_embeddings=32, seed=3)
     generator = evolve_generator(str(path))
-    with pytest.raises(GenerationError, match=r"request 1: the prompt has .* tokens"):
+    with pytest.raises(GenerationError, match=r"request 1: the prompt has .* tokens") as caught:
         generator.generate(requests_for(["hi", "个人应当诚实守信，尊重他人，遵守法律。" * 3]))
+    assert caught.value.index == 1
 
 
 def test_seq2seq_translates_in_batches_like_one_at_a_time(marian_path):
@@ -214,6 +215,19 @@ def test_an_unavailable_device_names_vad_device(chat_model_path):
 def test_malformed_requests_are_refused(messages, max_new_tokens, message):
     with pytest.raises(ValueError, match=message):
         GenerationRequest(messages=messages, max_new_tokens=max_new_tokens)
+
+
+def test_a_translation_request_without_a_user_message_names_its_index(marian_path):
+    generator = get_generator(
+        marian_path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    requests = [
+        GenerationRequest.user("hello"),
+        GenerationRequest(messages=[{"role": "system", "content": "only this"}]),
+    ]
+    with pytest.raises(GenerationError, match=r"request 1: .* needs a user message") as caught:
+        generator.generate(requests)
+    assert caught.value.index == 1
 
 
 def test_generators_are_generators(chat_model_path, marian_path):

@@ -242,9 +242,10 @@ def test_client_errors_fail_at_once_with_the_servers_message(server, status, mes
         status=status,
         body={"error": {"message": "This model's maximum context length is 4096 tokens"}},
     )
-    with pytest.raises(GenerationError, match=message):
+    with pytest.raises(GenerationError, match=message) as caught:
         client(base_url, setting="VAD_TRANSLATE_MODEL").generate(REQUESTS[:1])
     assert len(state.requests) == 1
+    assert caught.value.index == (0 if status == 400 else None)
 
 
 def test_no_more_requests_than_the_concurrency_limit_are_in_flight(server):
