@@ -155,7 +155,10 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        sys.exit(f"bench/generate.py: {error}")
     shape = SHAPES[args.shape]
     loaded = build_loaded(shape, device)
     cache = None if args.cache == "dynamic" else args.cache
