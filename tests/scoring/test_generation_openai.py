@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scoring.generation import GenerationError, GenerationRequest, get_generator
-from scoring.http_json import retry_after_seconds
+from scoring.http_json import RetryPolicy, post_json, retry_after_seconds
 from scoring.local_lm import LocalChatGenerator
 from scoring.openai_client import OpenAIChatGenerator
 from scoring.toy import build_toy_model
@@ -186,6 +186,30 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert retry_after_seconds("soon") is None
+
+
+def test_backoff_doubles_with_jitter_and_a_long_retry_after_is_capped(server):
+    policy = RetryPolicy(backoff=1.0, max_backoff=8.0)
+    for retry, ceiling in enumerate([1.0, 2.0, 4.0, 8.0, 8.0]):
+        delays = {policy.delay(retry) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered: clients retrying together spread out
+
+    base_url, state = server
+    state.script = [
+        Reply(status=429, body=b"{}", headers={"Retry-After": "3600"}),
+        Reply(status=503, body=b"{}"),
+    ]
+    waits: list[float] = []
+    reply = post_json(
+        base_url + "/chat/completions",
+        {"messages": [{"role": "user", "content": "x"}]},
+        retry=RetryPolicy(backoff=0.2, max_retry_after=0.05),
+        sleep=waits.append,
+    )
+    assert reply["choices"][0]["message"]["content"] == "echo: x"
+    assert waits[0] == 0.05
+    assert 0.2 <= waits[1] <= 0.4  # the second retry: up to 2 x backoff
 
 
 def test_a_server_slower_than_the_timeout_fails_after_the_retries(server):
