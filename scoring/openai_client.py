@@ -52,8 +52,7 @@ class OpenAIChatGenerator:
         self.temperature = temperature
         self.top_p = top_p
         self.setting = setting
-        # Holds across threads: two jobs sharing this generator still send `concurrency`.
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._slots = _slots_for(self.url, concurrency)
 
     def generate(self, requests: Sequence[GenerationRequest], *, seed: int = 0) -> list[str]:
         if not requests:
@@ -129,6 +128,17 @@ class OpenAIChatGenerator:
         if error.status is None and "attempt" in str(error):
             hint = "check VAD_LLM_BASE_URL and that the server is up"
         return f"{error} ({hint})" if hint else str(error)
+
+
+# One limit per server and process: generators made for the same server (one per job or
+# chunk: get_generator makes a new one each call) share it, whichever thread sends.
+_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _slots_for(url: str, concurrency: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault((url, concurrency), threading.BoundedSemaphore(concurrency))
 
 
 def _excerpt(value: Any) -> str:

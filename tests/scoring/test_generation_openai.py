@@ -279,9 +279,12 @@ def test_no_more_requests_than_the_concurrency_limit_are_in_flight(server):
     generator = client(base_url, concurrency=3)
     assert generator.generate(requests) == [f"echo: q{i}" for i in range(12)]
     assert state.max_in_flight == 3
-    # Two calls from two threads share the one limit.
+    # Two generators for the same server, called from two threads, share the one limit.
     state.max_in_flight = 0
-    threads = [threading.Thread(target=generator.generate, args=(requests[:6],)) for _ in "ab"]
+    other = client(base_url, concurrency=3)
+    threads = [
+        threading.Thread(target=g.generate, args=(requests[:6],)) for g in (generator, other)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
