@@ -15,6 +15,7 @@ evolve) is a ``GeneratorConfigError`` whose message names the setting to fix.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -78,6 +79,15 @@ class GenerationError(RuntimeError):
     def __init__(self, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+_REASONING = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
+
+
+def strip_reasoning(text: str) -> str:
+    """The answer without a leading ``<think>...</think>`` block, which reasoning models
+    (Qwen3, DeepSeek-R1) write before it when nothing separates it out; stripped."""
+    return _REASONING.sub("", text, count=1).strip()
 
 
 def get_generator(

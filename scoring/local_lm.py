@@ -22,7 +22,7 @@ import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from scoring.backends import LoadedModel
-from scoring.generation import GenerationError, GenerationRequest
+from scoring.generation import GenerationError, GenerationRequest, strip_reasoning
 from scoring.ifd import model_max_length
 
 logger = logging.getLogger(__name__)
@@ -68,15 +68,17 @@ class LocalChatGenerator:
     def render(self, request: GenerationRequest) -> list[int]:
         """The prompt's token ids: the chat template with the assistant header opened."""
         tokenizer = self.loaded.tokenizer
+        # enable_thinking=False: templates with a thinking mode (Qwen3) answer directly;
+        # other templates ignore the variable.
         text = tokenizer.apply_chat_template(
-            request.messages, tokenize=False, add_generation_prompt=True
+            request.messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
         )
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def generate(self, requests: Sequence[GenerationRequest], *, seed: int = 0) -> list[str]:
         decode = self.loaded.tokenizer.decode
         return [
-            decode(tokens, skip_special_tokens=True).strip()
+            strip_reasoning(decode(tokens, skip_special_tokens=True))
             for tokens in self.generate_tokens(requests, seed=seed)
         ]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from scoring.generation import GenerationError, GenerationRequest
+from scoring.generation import GenerationError, GenerationRequest, strip_reasoning
 from scoring.http_json import HTTPRequestError, RetryPolicy, post_json
 
 
@@ -116,7 +116,7 @@ class OpenAIChatGenerator:
                 f"Reply: {_excerpt(reply)}",
                 index=index,
             )
-        return content.strip()
+        return strip_reasoning(content)
 
     def _explain(self, error: HTTPRequestError) -> str:
         hint = {

@@ -105,6 +105,20 @@ def test_prompts_are_rendered_with_the_chat_template(chat_model_path):
     assert text == "<s><|system|>\n你是一个助手。</s>\n<|user|>\n你好</s>\n<|assistant|>\n"
 
 
+def test_a_template_with_a_thinking_mode_is_rendered_without_it(tmp_path):
+    path = build_toy_model(tmp_path / "thinking", seed=4)
+    # Qwen3's shape: an empty thinking block opens the answer when thinking is off.
+    template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+        "<|assistant|>\n{% if enable_thinking is defined and not enable_thinking %}"
+        "<think>\n\n</think>\n\n{% else %}<think>\n{% endif %}"
+    )
+    load_causal_lm(str(path), device="cpu").tokenizer.chat_template = template  # the cached one
+    generator = evolve_generator(str(path))
+    text = generator.loaded.tokenizer.decode(generator.render(GenerationRequest.user("你好")))
+    assert text.endswith("<|assistant|>\n<think>\n\n</think>\n\n")
+
+
 def test_models_are_loaded_once_per_process(chat_model_path, marian_path):
     first = evolve_generator(chat_model_path)
     second = get_generator(

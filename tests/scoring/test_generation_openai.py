@@ -155,6 +155,14 @@ def test_served_model_answers_in_input_order_with_the_configured_name(server):
     assert generator.generate([]) == []
 
 
+def test_a_reasoning_models_thinking_is_not_part_of_the_answer(server):
+    base_url, state = server
+    state.answer = lambda body: "<think>\n先想一想……\n</think>\n\n答案：要诚实。"
+    assert client(base_url).generate(REQUESTS[:1]) == ["答案：要诚实。"]
+    state.answer = lambda body: "答案里提到 <think> 这个词。"
+    assert client(base_url).generate(REQUESTS[:1]) == ["答案里提到 <think> 这个词。"]
+
+
 def test_server_errors_are_retried_until_an_answer_comes(server):
     base_url, state = server
     state.script = [Reply(status=503, body=b"busy"), Reply(status=500, body={"error": "x"})]
