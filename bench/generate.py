@@ -1,6 +1,6 @@
 """Benchmark: batched generation against one prompt at a time, same model, same prompts.
 
-    python bench/generate.py                          # CPU: hidden 256, 4 layers, 32k vocab
+    python bench/generate.py --threads 1              # CPU: hidden 256, 4 layers, 32k vocab
     python bench/generate.py --device cuda            # GPU: tokens/s of the local backend
     python bench/generate.py --device cuda --shape qwen2.5-0.5b --prompts 256 --batch-size 128
 
@@ -8,6 +8,10 @@ Both methods are ``scoring.local_lm.LocalChatGenerator`` (the backend the transl
 evolution jobs use): chat-template prompts, greedy decoding, ``min_new_tokens =
 max_new_tokens`` so every answer has the same length and only the batching differs. The
 one-at-a-time run calls ``generate`` once per prompt with ``batch_size=1``.
+
+On a CPU shared with other work, ``--threads 1``: with more torch threads than the cores
+this process actually gets, threads spin waiting for each other (2 threads on 2 busy cores
+made both runs 5-10x slower here).
 
 The model has random weights and the toy byte-level tokenizer (ids below 1024 even when the
 vocabulary is larger), so only the timings mean anything. Only torch, transformers and
@@ -63,9 +67,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--new-tokens", type=int, default=64, help="min = max new tokens")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="default: VAD_GENERATION_BATCH_SIZE's"
+    )
     parser.add_argument("--token-budget", type=int, default=None, help="padded tokens per batch")
-    parser.add_argument("--static-cache", action="store_true", help='cache_implementation="static"')
+    parser.add_argument(
+        "--cache", choices=["static", "dynamic"], default="static", help="KV cache (both runs)"
+    )
     parser.add_argument(
         "--single-prompts",
         type=int,
@@ -147,18 +155,24 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        sys.exit(f"bench/generate.py: {error}")
     shape = SHAPES[args.shape]
     loaded = build_loaded(shape, device)
+    cache = None if args.cache == "dynamic" else args.cache
     requests = make_requests(args.prompts, args.new_tokens, args.seed)
     batched = LocalChatGenerator(
         loaded,
         batch_size=args.batch_size,
         min_new_tokens=args.new_tokens,
         token_budget=args.token_budget,
-        cache_implementation="static" if args.static_cache else None,
+        cache_implementation=cache,
     )
-    single = LocalChatGenerator(loaded, batch_size=1, min_new_tokens=args.new_tokens)
+    single = LocalChatGenerator(
+        loaded, batch_size=1, min_new_tokens=args.new_tokens, cache_implementation=cache
+    )
     prompt_lengths = [len(batched.render(r)) for r in requests]
     parameters = sum(p.numel() for p in loaded.model.parameters())
 
@@ -179,9 +193,8 @@ def main() -> None:
     assert all(len(a) == args.new_tokens for a in answers), "an answer stopped early"
     tokens = sum(len(a) for a in answers)
     batched_rate = len(requests) / seconds
-    cache = "static" if args.static_cache else "dynamic"
     print(
-        f"batched (batch size {args.batch_size}, token budget {args.token_budget}, {cache} "
+        f"batched (batch size {args.batch_size}, token budget {args.token_budget}, {args.cache} "
         f"cache): {seconds:.2f} s = {batched_rate:.2f} items/s, {tokens / seconds:.0f} new "
         f"tokens/s; CPU {cpu:.2f} s"
     )

@@ -15,6 +15,7 @@ evolve) is a ``GeneratorConfigError`` whose message names the setting to fix.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -70,7 +71,23 @@ class GeneratorConfigError(ValueError):
 
 class GenerationError(RuntimeError):
     """A configured backend failed to generate: a server that stays unreachable after the
-    retries, answers 4xx, or answers something that is not a chat completion."""
+    retries, answers 4xx, or answers something that is not a chat completion; a prompt longer
+    than the model takes. ``index`` is the position of the request at fault in the
+    ``generate`` call when one request is (a caller can flag that item and retry the rest),
+    else None."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+_REASONING = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
+
+
+def strip_reasoning(text: str) -> str:
+    """The answer without a leading ``<think>...</think>`` block, which reasoning models
+    (Qwen3, DeepSeek-R1) write before it when nothing separates it out; stripped."""
+    return _REASONING.sub("", text, count=1).strip()
 
 
 def get_generator(
@@ -181,3 +198,12 @@ def _local_config_is_seq2seq(model: str) -> bool:
     except GeneratorConfigError:
         return False
     return bool(getattr(config, "is_encoder_decoder", False))
+
+
+def clear_generator_caches() -> None:
+    """Forget every model loaded for generation (and scoring): tests, freeing a GPU."""
+    from scoring.backends import clear_model_cache
+    from scoring.seq2seq import clear_seq2seq_cache
+
+    clear_model_cache()
+    clear_seq2seq_cache()

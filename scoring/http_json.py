@@ -4,6 +4,9 @@ Plain ``urllib`` (the scoring core needs no HTTP library). Connection errors, ti
 and 429 are retried with exponential backoff and jitter; a ``Retry-After`` header (seconds or
 an HTTP date) is waited out instead. Other 4xx answers and replies that are not JSON fail at
 once: repeating them would give the same answer.
+
+``timeout`` bounds connecting and each wait for data (urllib's socket timeout), not the whole
+exchange: a server that keeps sending, however slowly, is not cut off.
 """
 
 from __future__ import annotations
@@ -79,8 +82,10 @@ def post_json(
                     f"{url}: {failure.reason} (gave up after {attempts} attempt"
                     f"{'s' if attempts > 1 else ''})"
                 ) from None
-            wait = failure.wait if failure.wait is not None else retry.delay(attempt)
-            wait = min(wait, retry.max_retry_after)
+            if failure.wait is not None:  # the server's Retry-After
+                wait = min(failure.wait, retry.max_retry_after)
+            else:
+                wait = retry.delay(attempt)
             logger.warning("%s: %s; retry %d in %.1f s", url, failure.reason, attempt + 1, wait)
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

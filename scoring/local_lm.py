@@ -14,6 +14,7 @@ order give the same texts.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -21,8 +22,10 @@ import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from scoring.backends import LoadedModel
-from scoring.generation import GenerationError, GenerationRequest
+from scoring.generation import GenerationError, GenerationRequest, strip_reasoning
 from scoring.ifd import model_max_length
+
+logger = logging.getLogger(__name__)
 
 
 class LocalChatGenerator:
@@ -39,7 +42,7 @@ class LocalChatGenerator:
         top_p: float = 1.0,
         min_new_tokens: int = 0,
         token_budget: int | None = None,
-        cache_implementation: str | None = None,
+        cache_implementation: str | None = "static",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -52,7 +55,10 @@ class LocalChatGenerator:
         self.min_new_tokens = min_new_tokens
         # Padded tokens per batch at most (None: only batch_size bounds a batch).
         self.token_budget = token_budget
-        # transformers' KV cache kind: None (dynamic, grows each step) or "static".
+        # transformers' KV cache: "static" (allocated once per batch for prompt + new tokens)
+        # spares the dynamic cache's concatenation at every step: 10-25 % faster batched
+        # generation on the CPU (bench/generate.py). None: dynamic. A model without a static
+        # cache falls back to the dynamic one.
         self.cache_implementation = cache_implementation
         tokenizer = loaded.tokenizer
         self.pad_token_id = pad_token_id(tokenizer, loaded.model)
@@ -62,15 +68,17 @@ class LocalChatGenerator:
     def render(self, request: GenerationRequest) -> list[int]:
         """The prompt's token ids: the chat template with the assistant header opened."""
         tokenizer = self.loaded.tokenizer
+        # enable_thinking=False: templates with a thinking mode (Qwen3) answer directly;
+        # other templates ignore the variable.
         text = tokenizer.apply_chat_template(
-            request.messages, tokenize=False, add_generation_prompt=True
+            request.messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
         )
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def generate(self, requests: Sequence[GenerationRequest], *, seed: int = 0) -> list[str]:
         decode = self.loaded.tokenizer.decode
         return [
-            decode(tokens, skip_special_tokens=True).strip()
+            strip_reasoning(decode(tokens, skip_special_tokens=True))
             for tokens in self.generate_tokens(requests, seed=seed)
         ]
 
@@ -100,7 +108,8 @@ class LocalChatGenerator:
         if room < 1:
             raise GenerationError(
                 f"request {index}: the prompt has {prompt_length} tokens, more than "
-                f"{self.name} takes ({self.max_length})"
+                f"{self.name} takes ({self.max_length})",
+                index=index,
             )
         return min(wanted, room)
 
@@ -118,9 +127,24 @@ class LocalChatGenerator:
         if self.cache_implementation:
             config.cache_implementation = self.cache_implementation
         with seeded(seed, self.loaded.device), torch.inference_mode():
-            output = model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=config
-            )
+            try:
+                output = model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                )
+            except ValueError as error:
+                if not self.cache_implementation or "cache" not in str(error).lower():
+                    raise
+                logger.warning(
+                    "%s: no %s KV cache (%s); using the dynamic one",
+                    self.name,
+                    self.cache_implementation,
+                    error,
+                )
+                self.cache_implementation = None
+                config.cache_implementation = None
+                output = model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                )
         return output[:, input_ids.shape[1] :].tolist()
 
 

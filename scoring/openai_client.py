@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from scoring.generation import GenerationError, GenerationRequest
+from scoring.generation import GenerationError, GenerationRequest, strip_reasoning
 from scoring.http_json import HTTPRequestError, RetryPolicy, post_json
 
 
@@ -52,8 +52,7 @@ class OpenAIChatGenerator:
         self.temperature = temperature
         self.top_p = top_p
         self.setting = setting
-        # Holds across threads: two jobs sharing this generator still send `concurrency`.
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._slots = _slots_for(self.url, concurrency)
 
     def generate(self, requests: Sequence[GenerationRequest], *, seed: int = 0) -> list[str]:
         if not requests:
@@ -96,7 +95,9 @@ class OpenAIChatGenerator:
                     retry=self.retry,
                 )
             except HTTPRequestError as error:
-                raise GenerationError(self._explain(error)) from error
+                # A 400 is about this request (e.g. longer than the model's context).
+                at_fault = index if error.status == 400 else None
+                raise GenerationError(self._explain(error), index=at_fault) from error
         return self._content(reply, index)
 
     def _content(self, reply: Any, index: int) -> str:
@@ -104,16 +105,18 @@ class OpenAIChatGenerator:
         if not isinstance(choices, list) or not choices:
             raise GenerationError(
                 f"{self.url}: request {index}: the reply has no 'choices' list; is this an "
-                f"OpenAI-compatible chat-completions server? Reply: {_excerpt(reply)}"
+                f"OpenAI-compatible chat-completions server? Reply: {_excerpt(reply)}",
+                index=index,
             )
         message = choices[0].get("message") if isinstance(choices[0], dict) else None
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, str):
             raise GenerationError(
                 f"{self.url}: request {index}: choices[0].message.content is not a string. "
-                f"Reply: {_excerpt(reply)}"
+                f"Reply: {_excerpt(reply)}",
+                index=index,
             )
-        return content.strip()
+        return strip_reasoning(content)
 
     def _explain(self, error: HTTPRequestError) -> str:
         hint = {
@@ -125,6 +128,17 @@ class OpenAIChatGenerator:
         if error.status is None and "attempt" in str(error):
             hint = "check VAD_LLM_BASE_URL and that the server is up"
         return f"{error} ({hint})" if hint else str(error)
+
+
+# One limit per server and process: generators made for the same server (one per job or
+# chunk: get_generator makes a new one each call) share it, whichever thread sends.
+_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _slots_for(url: str, concurrency: int) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault((url, concurrency), threading.BoundedSemaphore(concurrency))
 
 
 def _excerpt(value: Any) -> str:

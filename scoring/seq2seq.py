@@ -68,12 +68,15 @@ def clear_seq2seq_cache() -> None:
         _cache.clear()
 
 
-def source_text(request: GenerationRequest) -> str:
+def source_text(request: GenerationRequest, index: int | None = None) -> str:
     """The content of the request's last user message."""
     for message in reversed(request.messages):
         if message["role"] == "user":
             return message["content"]
-    raise GenerationError("a translation request needs a user message holding the source text")
+    raise GenerationError(
+        f"request {index}: a translation request needs a user message holding the source text",
+        index=index,
+    )
 
 
 class Seq2SeqGenerator:
@@ -96,8 +99,8 @@ class Seq2SeqGenerator:
         if hasattr(tokenizer, "src_lang") and self.forced_bos_token_id is not None:
             tokenizer.src_lang = NLLB_SOURCE_LANGUAGE
 
-    def encode(self, request: GenerationRequest) -> list[int]:
-        text = self.source_prefix + source_text(request)
+    def encode(self, request: GenerationRequest, index: int | None = None) -> list[int]:
+        text = self.source_prefix + source_text(request, index)
         ids = self.loaded.tokenizer(text)["input_ids"]
         if len(ids) > self.max_length:
             logger.warning(
@@ -108,7 +111,7 @@ class Seq2SeqGenerator:
         return ids
 
     def generate(self, requests: Sequence[GenerationRequest], *, seed: int = 0) -> list[str]:
-        sources = [self.encode(request) for request in requests]
+        sources = [self.encode(request, index) for index, request in enumerate(requests)]
         limits = [request.max_new_tokens for request in requests]
         texts: list[str] = [""] * len(requests)
         for number, batch in enumerate(batches_by_length(sources, limits, self.batch_size)):

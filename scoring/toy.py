@@ -175,8 +175,12 @@ def build_toy_seq2seq(
     num_heads: int = 4,
     max_position_embeddings: int = 256,
     seed: int = 0,
+    language_tokens: tuple[str, ...] = (),
 ) -> Path:
     """Build a random-weight MarianMT model and its tokenizer, save both into ``path``.
+
+    ``language_tokens`` are added to the vocabulary as special tokens, like a multilingual
+    model's (``>>cmn_Hans<<`` for a multi-target Marian model, ``zho_Hans`` for NLLB).
 
     Real Marian tokenizers are sentencepiece models (which cannot be downloaded here); this one
     is the toy byte-level BPE, saved as a fast tokenizer that appends ``</s>`` to every source
@@ -184,6 +188,8 @@ def build_toy_seq2seq(
     """
     path = Path(path)
     tokenizer = build_toy_tokenizer(chat_template=False)
+    if language_tokens:
+        tokenizer.add_special_tokens({"additional_special_tokens": list(language_tokens)})
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single=f"$A {EOS}",
         pair=f"$A $B {EOS}",

@@ -13,6 +13,7 @@ from scoring.generation import (
     GenerationRequest,
     Generator,
     GeneratorConfigError,
+    clear_generator_caches,
     get_generator,
 )
 from scoring.local_lm import LocalChatGenerator, batches_by_length
@@ -104,6 +105,20 @@ def test_prompts_are_rendered_with_the_chat_template(chat_model_path):
     assert text == "<s><|system|>\n你是一个助手。</s>\n<|user|>\n你好</s>\n<|assistant|>\n"
 
 
+def test_a_template_with_a_thinking_mode_is_rendered_without_it(tmp_path):
+    path = build_toy_model(tmp_path / "thinking", seed=4)
+    # Qwen3's shape: an empty thinking block opens the answer when thinking is off.
+    template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+        "<|assistant|>\n{% if enable_thinking is defined and not enable_thinking %}"
+        "<think>\n\n</think>\n\n{% else %}<think>\n{% endif %}"
+    )
+    load_causal_lm(str(path), device="cpu").tokenizer.chat_template = template  # the cached one
+    generator = evolve_generator(str(path))
+    text = generator.loaded.tokenizer.decode(generator.render(GenerationRequest.user("你好")))
+    assert text.endswith("<|assistant|>\n<think>\n\n</think>\n\n")
+
+
 def test_models_are_loaded_once_per_process(chat_model_path, marian_path):
     first = evolve_generator(chat_model_path)
     second = get_generator(
@@ -121,8 +136,9 @@ def test_models_are_loaded_once_per_process(chat_model_path, marian_path):
 def test_a_prompt_longer_than_the_model_takes_is_an_error(tmp_path):
     path = build_toy_model(tmp_path / "short", max_position_embeddings=32, seed=3)
     generator = evolve_generator(str(path))
-    with pytest.raises(GenerationError, match=r"request 1: the prompt has .* tokens"):
+    with pytest.raises(GenerationError, match=r"request 1: the prompt has .* tokens") as caught:
         generator.generate(requests_for(["hi", "个人应当诚实守信，尊重他人，遵守法律。" * 3]))
+    assert caught.value.index == 1
 
 
 def test_seq2seq_translates_in_batches_like_one_at_a_time(marian_path):
@@ -215,6 +231,19 @@ def test_malformed_requests_are_refused(messages, max_new_tokens, message):
         GenerationRequest(messages=messages, max_new_tokens=max_new_tokens)
 
 
+def test_a_translation_request_without_a_user_message_names_its_index(marian_path):
+    generator = get_generator(
+        marian_path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    requests = [
+        GenerationRequest.user("hello"),
+        GenerationRequest(messages=[{"role": "system", "content": "only this"}]),
+    ]
+    with pytest.raises(GenerationError, match=r"request 1: .* needs a user message") as caught:
+        generator.generate(requests)
+    assert caught.value.index == 1
+
+
 def test_generators_are_generators(chat_model_path, marian_path):
     assert isinstance(evolve_generator(chat_model_path), Generator)
     translator = get_generator(
@@ -241,8 +270,43 @@ def test_batches_group_similar_lengths_within_the_size_and_token_budget():
     assert list(batches_by_length([[1] * 5, [1] * 5, [1] * 6], [30, 10, 10], 2)) == [[1, 2], [0]]
 
 
-def test_a_token_budget_changes_the_batches_not_the_texts(chat_model_path):
+def test_a_token_budget_or_a_dynamic_cache_changes_the_speed_not_the_texts(chat_model_path):
     plain = evolve_generator(chat_model_path, batch_size=8)
+    assert plain.cache_implementation == "static"
     budgeted = LocalChatGenerator(plain.loaded, batch_size=8, token_budget=120)
+    dynamic = LocalChatGenerator(plain.loaded, batch_size=8, cache_implementation=None)
     requests = requests_for(PROMPTS, max_new_tokens=10)
-    assert budgeted.generate(requests) == plain.generate(requests)
+    expected = plain.generate(requests)
+    assert budgeted.generate(requests) == expected
+    assert dynamic.generate(requests) == expected
+
+
+@pytest.mark.parametrize("language_token", [">>cmn_Hans<<", "zho_Hans"])
+def test_multilingual_translation_models_are_told_the_target_is_chinese(tmp_path, language_token):
+    path = str(build_toy_seq2seq(tmp_path / "multi", language_tokens=(language_token,)))
+    generator = get_generator(
+        path, purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    token_id = generator.loaded.tokenizer.convert_tokens_to_ids(language_token)
+    source = generator.encode(GenerationRequest.user("hello world"))
+    [raw] = generator._generate_batch([source], 4, seed=0)
+    if language_token.startswith(">>"):  # Marian: a prefix of the source
+        assert source[0] == token_id
+        assert generator.forced_bos_token_id is None
+    else:  # NLLB: the first target token, forced, then stripped from the text
+        assert token_id not in source
+        assert raw[1] == token_id
+        assert token_id not in generator._strip_start(raw)
+    assert generator.generate([GenerationRequest.user("hello world", max_new_tokens=4)])[0]
+
+
+def test_nothing_to_generate_gives_nothing(chat_model_path, marian_path):
+    translate = {"purpose": "translate", "setting": "VAD_TRANSLATE_MODEL", "device": "cpu"}
+    assert evolve_generator(chat_model_path).generate([]) == []
+    assert get_generator(marian_path, **translate).generate([]) == []
+
+
+def test_clearing_the_caches_loads_the_model_again(chat_model_path):
+    first = evolve_generator(chat_model_path)
+    clear_generator_caches()
+    assert evolve_generator(chat_model_path).loaded is not first.loaded

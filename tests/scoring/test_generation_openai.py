@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from scoring.generation import GenerationError, GenerationRequest, get_generator
-from scoring.http_json import retry_after_seconds
+from scoring.http_json import RetryPolicy, post_json, retry_after_seconds
 from scoring.local_lm import LocalChatGenerator
 from scoring.openai_client import OpenAIChatGenerator
 from scoring.toy import build_toy_model
@@ -155,6 +155,14 @@ def test_served_model_answers_in_input_order_with_the_configured_name(server):
     assert generator.generate([]) == []
 
 
+def test_a_reasoning_models_thinking_is_not_part_of_the_answer(server):
+    base_url, state = server
+    state.answer = lambda body: "<think>\n先想一想……\n</think>\n\n答案：要诚实。"
+    assert client(base_url).generate(REQUESTS[:1]) == ["答案：要诚实。"]
+    state.answer = lambda body: "答案里提到 <think> 这个词。"
+    assert client(base_url).generate(REQUESTS[:1]) == ["答案里提到 <think> 这个词。"]
+
+
 def test_server_errors_are_retried_until_an_answer_comes(server):
     base_url, state = server
     state.script = [Reply(status=503, body=b"busy"), Reply(status=500, body={"error": "x"})]
@@ -186,6 +194,30 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert retry_after_seconds("soon") is None
+
+
+def test_backoff_doubles_with_jitter_and_a_long_retry_after_is_capped(server):
+    policy = RetryPolicy(backoff=1.0, max_backoff=8.0)
+    for retry, ceiling in enumerate([1.0, 2.0, 4.0, 8.0, 8.0]):
+        delays = {policy.delay(retry) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered: clients retrying together spread out
+
+    base_url, state = server
+    state.script = [
+        Reply(status=429, body=b"{}", headers={"Retry-After": "3600"}),
+        Reply(status=503, body=b"{}"),
+    ]
+    waits: list[float] = []
+    reply = post_json(
+        base_url + "/chat/completions",
+        {"messages": [{"role": "user", "content": "x"}]},
+        retry=RetryPolicy(backoff=0.2, max_retry_after=0.05),
+        sleep=waits.append,
+    )
+    assert reply["choices"][0]["message"]["content"] == "echo: x"
+    assert waits[0] == 0.05
+    assert 0.2 <= waits[1] <= 0.4  # the second retry: up to 2 x backoff
 
 
 def test_a_server_slower_than_the_timeout_fails_after_the_retries(server):
@@ -242,9 +274,10 @@ def test_client_errors_fail_at_once_with_the_servers_message(server, status, mes
         status=status,
         body={"error": {"message": "This model's maximum context length is 4096 tokens"}},
     )
-    with pytest.raises(GenerationError, match=message):
+    with pytest.raises(GenerationError, match=message) as caught:
         client(base_url, setting="VAD_TRANSLATE_MODEL").generate(REQUESTS[:1])
     assert len(state.requests) == 1
+    assert caught.value.index == (0 if status == 400 else None)
 
 
 def test_no_more_requests_than_the_concurrency_limit_are_in_flight(server):
@@ -254,9 +287,12 @@ def test_no_more_requests_than_the_concurrency_limit_are_in_flight(server):
     generator = client(base_url, concurrency=3)
     assert generator.generate(requests) == [f"echo: q{i}" for i in range(12)]
     assert state.max_in_flight == 3
-    # Two calls from two threads share the one limit.
+    # Two generators for the same server, called from two threads, share the one limit.
     state.max_in_flight = 0
-    threads = [threading.Thread(target=generator.generate, args=(requests[:6],)) for _ in "ab"]
+    other = client(base_url, concurrency=3)
+    threads = [
+        threading.Thread(target=g.generate, args=(requests[:6],)) for g in (generator, other)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
