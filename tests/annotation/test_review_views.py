@@ -249,6 +249,18 @@ def test_a_translated_item_shows_the_english_original_behind_a_notice(reviewer, 
     assert "untranslated_terms" in page and "Violence" in page and "CC-BY-NC-4.0" in page
 
 
+def test_provenance_left_empty_by_the_source_is_not_shown_as_none(reviewer, client_for):
+    in_review(
+        source=Source.TRANSLATED,
+        origin={"dataset": "PKU-Alignment/PKU-SafeRLHF", "config": None, "split": "", "row": 3},
+    )
+    page = client_for(reviewer).get("/review/").content.decode()
+    assert 'data-origin="dataset">PKU-Alignment/PKU-SafeRLHF<' in page
+    assert 'data-origin="row">3<' in page
+    assert 'data-origin="config"' not in page and 'data-origin="split"' not in page
+    assert ">None<" not in page
+
+
 @override_settings(VAD_DEMO_MODELS=["toy-demo"])
 def test_scores_of_a_demo_model_carry_a_notice(reviewer, client_for):
     in_review(ifd=0.42, ifd_ppl=0.7, ifd_model="toy-demo", status_reason="")
