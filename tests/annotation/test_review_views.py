@@ -400,3 +400,16 @@ def test_a_reviewer_saves_the_filters_in_use_under_a_name(reviewer, client_for):
     refused = client.post("/review/filters/save/", {"name": "坏的", "source": "nowhere"})
     assert refused.status_code == 302
     assert not SavedFilter.objects.filter(name="坏的").exists()
+
+
+def test_a_filter_name_too_long_is_refused_with_a_message_not_a_500(reviewer, client_for):
+    from annotation.models import SavedFilter
+
+    client = client_for(reviewer)
+    response = client.post("/review/filters/save/", {"name": "长" * 101, "source": "translated"})
+    assert response.status_code == 302 and response["Location"] == "/review/"
+    assert not SavedFilter.objects.exists()
+    page = client.get("/review/").content.decode()
+    assert "筛选名称最多 100 个字符" in page
+    client.post("/review/filters/save/", {"name": "长" * 100, "source": "translated"})
+    assert SavedFilter.objects.get().name == "长" * 100
