@@ -191,6 +191,12 @@ def saved_filter_save(*, name: str, params: Mapping, owner=None) -> SavedFilter:
     """
     if not name.strip():
         raise ValidationError({"name": gettext("Give the filter a name.")})
+    longest = SavedFilter._meta.get_field("name").max_length
+    if len(name.strip()) > longest:
+        # Refused here: the column would refuse it with a database error (a 500 on the page).
+        raise ValidationError(
+            {"name": gettext("A filter name has at most %(n)d characters.") % {"n": longest}}
+        )
     clean = {
         key: value
         for key, value in params.items()

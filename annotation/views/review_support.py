@@ -83,8 +83,12 @@ def item_panel_context(*, item: Item, user) -> dict:
         "severity": origin.get("severity"),
         "license": origin.get("license", ""),
         "reference_output": origin.get("reference_output", ""),
+        # A key the source left empty (SafeRLHF's config and split are often null) is not shown:
+        # "None" on the page says nothing.
         "provenance": [
-            (key, label, origin[key]) for key, label in PROVENANCE_LABELS.items() if key in origin
+            (key, label, origin[key])
+            for key, label in PROVENANCE_LABELS.items()
+            if origin.get(key) not in (None, "")
         ],
         "ifd_demo": selectors.ifd_model_is_demo(model=item.ifd_model),
         "reject_reasons": REJECT_REASONS,

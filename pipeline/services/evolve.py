@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotation.models import Item, Job, Source, Status
 from annotation.services import (
@@ -68,7 +69,7 @@ def evolve_job_start(
     from scoring.evolution import parse_ops, parse_rules
 
     if not 1 <= rounds <= MAX_ROUNDS:
-        raise PipelineConfigError(f"rounds must be between 1 and {MAX_ROUNDS}")
+        raise PipelineConfigError(_("rounds must be between 1 and %(max)d") % {"max": MAX_ROUNDS})
     try:
         ops = list(parse_ops(ops))
         rules = list(parse_rules(settings.VAD_EVOLVE_RULES if rules is None else rules))
@@ -85,7 +86,7 @@ def evolve_job_start(
         seed_ids=sorted(item_ids) if item_ids is not None else None,
     )
     if params.chunk_size < 1 or params.max_new_tokens < 1:
-        raise PipelineConfigError("chunk size and max new tokens must be >= 1")
+        raise PipelineConfigError(_("chunk size and max new tokens must be >= 1"))
     with transaction.atomic():
         job = job_create(kind=Job.Kind.EVOLVE, params=asdict(params), user=user)
         evolve_plan_next(job_id=job.pk, after_round=0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import F, Max
+from django.utils.translation import gettext as _
 
 from annotation.models import Job, JobChunk
 from annotation.services import job_fail, job_start
@@ -27,11 +28,18 @@ def configured_generation_model(*, model: str | None, purpose: str) -> str:
     setting = MODEL_SETTINGS[purpose]
     model = model or getattr(settings, setting)
     if not model:
-        what = "translation" if purpose == "translate" else "evolution"
-        raise PipelineConfigError(
-            f"no {what} model: set {setting} (a local model directory or name, or the model's "
-            "name on the server at VAD_LLM_BASE_URL) or name one"
-        )
+        # In the page's language, as the scoring error is (the panel and the flagged page show it).
+        if purpose == "translate":
+            message = _(
+                "no translation model: set %(setting)s (a local model directory or name, or the "
+                "model's name on the server at VAD_LLM_BASE_URL) or name one"
+            )
+        else:
+            message = _(
+                "no evolution model: set %(setting)s (a local model directory or name, or the "
+                "model's name on the server at VAD_LLM_BASE_URL) or name one"
+            )
+        raise PipelineConfigError(message % {"setting": setting})
     if purpose == "evolve" and _is_local_seq2seq(model):
         raise PipelineConfigError(
             f"{setting}={model!r} is a sequence-to-sequence (translation) model; evolution "

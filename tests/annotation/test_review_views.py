@@ -249,6 +249,18 @@ def test_a_translated_item_shows_the_english_original_behind_a_notice(reviewer, 
     assert "untranslated_terms" in page and "Violence" in page and "CC-BY-NC-4.0" in page
 
 
+def test_provenance_left_empty_by_the_source_is_not_shown_as_none(reviewer, client_for):
+    in_review(
+        source=Source.TRANSLATED,
+        origin={"dataset": "PKU-Alignment/PKU-SafeRLHF", "config": None, "split": "", "row": 3},
+    )
+    page = client_for(reviewer).get("/review/").content.decode()
+    assert 'data-origin="dataset">PKU-Alignment/PKU-SafeRLHF<' in page
+    assert 'data-origin="row">3<' in page
+    assert 'data-origin="config"' not in page and 'data-origin="split"' not in page
+    assert ">None<" not in page
+
+
 @override_settings(VAD_DEMO_MODELS=["toy-demo"])
 def test_scores_of_a_demo_model_carry_a_notice(reviewer, client_for):
     in_review(ifd=0.42, ifd_ppl=0.7, ifd_model="toy-demo", status_reason="")
@@ -388,3 +400,16 @@ def test_a_reviewer_saves_the_filters_in_use_under_a_name(reviewer, client_for):
     refused = client.post("/review/filters/save/", {"name": "坏的", "source": "nowhere"})
     assert refused.status_code == 302
     assert not SavedFilter.objects.filter(name="坏的").exists()
+
+
+def test_a_filter_name_too_long_is_refused_with_a_message_not_a_500(reviewer, client_for):
+    from annotation.models import SavedFilter
+
+    client = client_for(reviewer)
+    response = client.post("/review/filters/save/", {"name": "长" * 101, "source": "translated"})
+    assert response.status_code == 302 and response["Location"] == "/review/"
+    assert not SavedFilter.objects.exists()
+    page = client.get("/review/").content.decode()
+    assert "筛选名称最多 100 个字符" in page
+    client.post("/review/filters/save/", {"name": "长" * 100, "source": "translated"})
+    assert SavedFilter.objects.get().name == "长" * 100

@@ -30,3 +30,23 @@ def test_the_same_error_is_english_on_the_english_page(settings):
     client = _admin()
     html = client.post("/pipeline/score/", {}, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
     assert "no scoring model" in html.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "chinese", "english"),
+    [
+        ("/pipeline/translate/", "VAD_TRANSLATE_MODEL", "没有翻译模型", "no translation model"),
+        ("/pipeline/evolve/", "VAD_EVOLVE_MODEL", "没有演化模型", "no evolution model"),
+    ],
+)
+def test_a_missing_generation_model_is_explained_in_the_page_s_language(
+    settings, url, setting, chinese, english
+):
+    setattr(settings, setting, "")
+    client = _admin()
+    form = {"rounds": 1, "ops": ["deepen"]}
+    html = client.post(url, form, **HTMX).content.decode()
+    assert chinese in html and setting in html and english not in html
+    html = client.post(url, form, HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
+    assert english in html and chinese not in html
+    assert Job.objects.count() == 0

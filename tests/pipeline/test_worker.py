@@ -200,7 +200,9 @@ def test_a_worker_killed_inside_a_chunk_loses_nothing_and_duplicates_nothing(
     assert not Item.objects.filter(status=Status.SCORED).exists()
 
     workers(slow_model_path, **env)  # the task was never acknowledged: it is redelivered
-    job = _wait_for(job, timeout=60)
+    # The default wait: the slow model scores 20 items one at a time, which took over 60 s
+    # under `make test`'s two xdist workers on a loaded two-core machine.
+    job = _wait_for(job)
     chunk.refresh_from_db()
     assert (job.status, job.done, job.total) == ("succeeded", 20, 20), job.error
     assert chunk.done and chunk.attempts == 2
