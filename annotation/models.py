@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .fields import AsciiKeyField
+from .fields import AsciiKeyField, SearchKeysField
 
 
 class Source(models.TextChoices):
@@ -163,6 +163,24 @@ class Item(models.Model):
         return f"#{self.pk} {self.instruction[:40]}"
 
 
+class ItemSearchText(models.Model):
+    """The search keys of an item's text (annotation.search), off the item row.
+
+    Written only when the text is written: by a trigger on insert and on a change of the
+    instruction, input or output, and, for imports, by a follow-up after the import commits
+    (services.search). A status change leaves this table and its GIN index untouched.
+    PostgreSQL only: on SQLite search scans the items and this table stays empty.
+    """
+
+    item = models.OneToOneField(
+        Item, primary_key=True, on_delete=models.CASCADE, related_name="search_text"
+    )
+    keys = SearchKeysField()  # int4[] under a GIN index (migration 0007)
+
+    def __str__(self) -> str:
+        return f"search keys of item {self.item_id}"
+
+
 class RevisionField(models.TextChoices):
     INSTRUCTION = "instruction"
     INPUT = "input"
@@ -211,6 +229,7 @@ class JobKind(models.TextChoices):
     FILTER = "filter", _("filter")
     BULK_ACTION = "bulk_action", _("bulk action")
     RELEASE = "release", _("release")
+    ROLLBACK = "rollback", _("rollback")
 
 
 class JobState(models.TextChoices):

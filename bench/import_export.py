@@ -358,9 +358,9 @@ def verdict(ok: bool) -> str:
 
 
 def import_saferlhf(path: Path) -> tuple[int, float]:
-    from annotation.services import import_file
+    from annotation.services import ImportRequest, import_file
 
-    report = import_file(path=path, fmt="saferlhf")
+    report = import_file(request=ImportRequest(path=path, format="saferlhf"))
     print(f"  import_file: {report.summary()}")
     return report.read, report.seconds
 
@@ -426,10 +426,10 @@ def drop_text_search_indexes() -> None:
 def load_vad(path: Path) -> None:
     from django.db import connection
 
-    from annotation.services import import_file
+    from annotation.services import ImportRequest, import_file
 
     drop_text_search_indexes()
-    report = import_file(path=path, fmt="vad")
+    report = import_file(request=ImportRequest(path=path, format="vad"))
     rate = report.read / report.seconds
     print(f"  import_file: {report.summary()} ({rate:,.0f} rows/s)")
     started = time.perf_counter()

@@ -23,6 +23,7 @@ from annotation.importers.base import ImportOptions
 from annotation.models import Item, ItemRevision, Job, Status
 from annotation.services import (
     ImportFileRejected,
+    ImportRequest,
     import_file,
     import_job_create,
     import_job_run,
@@ -31,7 +32,7 @@ from annotation.services import (
     item_edit,
     job_cancel,
 )
-from annotation.services.imports import _ItemWriter
+from annotation.services.imports.copy_writer import ItemWriter
 from tests.factories import make_item, vad_record
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +149,7 @@ def write_parquet(path: Path, rows: list[dict]) -> Path:
 
 
 def run_job(path: Path, fmt: str, **options) -> Job:
-    job = import_job_create(path=path, fmt=fmt, enqueue=False, **options)
+    job = import_job_create(request=ImportRequest(path=path, format=fmt, **options), enqueue=False)
     return import_job_run(job_id=job.pk)
 
 
@@ -160,7 +161,7 @@ def run_job(path: Path, fmt: str, **options) -> Job:
 def test_saferlhf_imports_exactly_the_rows_the_rule_selects(tmp_path, rule, writer):
     rows = saferlhf_rows()
     path = writer(tmp_path / "rows.data", rows)
-    report = import_file(path=path, fmt="saferlhf", rule=rule)
+    report = import_file(request=ImportRequest(path=path, format="saferlhf", rule=rule))
     expected = expected_items(rows, rule)
     assert actual_items() == expected
     kept_rows = sum(kept_response(r, rule) is not None for r in rows)
@@ -175,9 +176,9 @@ def test_the_two_rules_differ_on_the_added_rows():
 
 
 def test_reimporting_creates_nothing_and_reports_duplicates():
-    first = import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    first = import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     before = list(Item.objects.values_list("pk", "version", "updated_at"))
-    again = import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    again = import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     assert again.created == 0
     assert again.duplicates_source_key == first.created and again.duplicates_content_hash == 0
     assert list(Item.objects.values_list("pk", "version", "updated_at")) == before
@@ -187,7 +188,7 @@ def test_rows_repeated_inside_one_file_are_created_once(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 3  # repeats land in other batches than their first
     rows = sample_rows()
     path = write_jsonl(tmp_path / "twice.jsonl", rows + rows)
-    report = import_file(path=path, fmt="saferlhf")
+    report = import_file(request=ImportRequest(path=path, format="saferlhf"))
     single = len(expected_items(rows, "safe-better"))
     assert (report.created, report.duplicates_source_key) == (single, single)
     assert Item.objects.count() == single
@@ -197,7 +198,7 @@ def test_config_and_split_come_from_a_dataset_layout_path(tmp_path):
     folder = tmp_path / "Alpaca-7B"
     folder.mkdir()
     path = write_jsonl(folder / "test.jsonl", sample_rows()[:4])
-    import_file(path=path, fmt="saferlhf")
+    import_file(request=ImportRequest(path=path, format="saferlhf"))
     origins = list(Item.objects.values_list("origin", flat=True))
     assert origins and all((o["config"], o["split"]) == ("Alpaca-7B", "test") for o in origins)
 
@@ -207,7 +208,7 @@ def test_a_tampered_sha256_rejects_the_file_naming_line_and_field(tmp_path):
     rows[4]["response_0_sha256"] = "f" * 64
     path = write_jsonl(tmp_path / "tampered.jsonl", rows)
     with pytest.raises(ImportFileRejected) as caught:
-        import_file(path=path, fmt="saferlhf")
+        import_file(request=ImportRequest(path=path, format="saferlhf"))
     assert [(e.line, e.field) for e in caught.value.errors] == [(5, "response_0_sha256")]
     assert f"{path}:5: response_0_sha256: does not match" in str(caught.value)
     assert not Item.objects.exists()
@@ -217,7 +218,7 @@ def test_a_tampered_sha256_rejects_the_file_naming_line_and_field(tmp_path):
 
 
 def test_cvalues_prompts_import_as_664_seeds():
-    report = import_file(path=CVALUES, fmt="cvalues")
+    report = import_file(request=ImportRequest(path=CVALUES, format="cvalues"))
     assert (report.read, report.created) == (664, 664)
     seeds = Item.objects.filter(status=Status.SEED, source="synthetic", output="")
     assert seeds.count() == 664
@@ -230,7 +231,9 @@ def test_cvalues_prompts_import_as_664_seeds():
 
 def test_cvalues_comparison_pairs_import_as_seeds_with_a_reference_output():
     rows = [json.loads(line) for line in CVALUES_COMPARISON.read_text("utf-8").splitlines()]
-    report = import_file(path=CVALUES_COMPARISON, fmt="cvalues-comparison")
+    report = import_file(
+        request=ImportRequest(path=CVALUES_COMPARISON, format="cvalues-comparison")
+    )
     assert report.created == len(rows)
     for row in rows:
         item = Item.objects.get(instruction=row["prompt"])
@@ -245,7 +248,7 @@ def test_cvalues_comparison_pairs_import_as_seeds_with_a_reference_output():
 def test_vad_records_land_as_candidates_with_their_text_exactly_as_written(tmp_path):
     record = vad_record(1, instruction="  前后有空格 \r\n", output="回答\n\n", categorization="")
     path = write_jsonl(tmp_path / "hand.jsonl", [record, {**vad_record(2), "meta": {"id": 9}}])
-    import_file(path=path, fmt="vad")
+    import_file(request=ImportRequest(path=path, format="vad"))
     item = Item.objects.get(instruction="  前后有空格 \r\n")
     assert (item.output, item.status, item.categorization, item.source_key) == (
         "回答\n\n",
@@ -263,7 +266,9 @@ def test_a_vad_record_equal_to_an_existing_item_is_a_content_duplicate(tmp_path)
     record = vad_record(
         1, instruction="同一个问题 ", output="同一个回答\r\n", categorization="social"
     )
-    report = import_file(path=write_jsonl(tmp_path / "dup.jsonl", [record]), fmt="vad")
+    report = import_file(
+        request=ImportRequest(path=write_jsonl(tmp_path / "dup.jsonl", [record]), format="vad")
+    )
     assert (report.created, report.duplicates_content_hash) == (0, 1)
     assert list(Item.objects.values_list("pk", flat=True)) == [existing.pk]
 
@@ -271,7 +276,7 @@ def test_a_vad_record_equal_to_an_existing_item_is_a_content_duplicate(tmp_path)
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.jsonl"
     path.write_bytes(codecs.BOM_UTF8 + json.dumps(vad_record(1), ensure_ascii=False).encode())
-    assert import_file(path=path, fmt="vad").created == 1
+    assert import_file(request=ImportRequest(path=path, format="vad")).created == 1
 
 
 # Bad input: nothing is written, the job fails, and the error names the line and field.
@@ -398,7 +403,9 @@ def test_bad_input_is_rejected_naming_line_and_field_and_changes_nothing(case, t
 def test_a_rejected_file_lists_the_first_twenty_errors_then_stops_reading(tmp_path):
     records = [vad_record(n, categorization="family") for n in range(30)]
     with pytest.raises(ImportFileRejected) as caught:
-        import_file(path=write_jsonl(tmp_path / "bad.jsonl", records), fmt="vad")
+        import_file(
+            request=ImportRequest(path=write_jsonl(tmp_path / "bad.jsonl", records), format="vad")
+        )
     assert [e.line for e in caught.value.errors] == list(range(1, 21))
     assert caught.value.report.read == 20
 
@@ -431,13 +438,15 @@ def test_skip_invalid_still_refuses_a_file_it_cannot_read(tmp_path):
 def test_skipped_rows_are_listed_up_to_a_cap_and_counted_beyond(tmp_path):
     lines = [vad_record(n, source="crawled") for n in range(1005)]
     report = import_file(
-        path=write_jsonl(tmp_path / "bad.jsonl", lines), fmt="vad", skip_invalid=True
+        request=ImportRequest(
+            path=write_jsonl(tmp_path / "bad.jsonl", lines), format="vad", skip_invalid=True
+        )
     )
     assert (report.invalid, len(report.errors), report.errors_not_listed) == (1005, 1000, 5)
 
 
 def test_dry_run_counts_everything_and_writes_nothing(tmp_path):
-    import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     existing = Item.objects.count()
     rows = saferlhf_rows()
     job = run_job(write_jsonl(tmp_path / "rows.jsonl", rows), "saferlhf", rule="safe", dry_run=True)
@@ -456,7 +465,9 @@ def test_dry_run_counts_everything_and_writes_nothing(tmp_path):
 def test_an_import_job_records_its_items_progress_and_report(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 4
     seen = []
-    job = import_job_create(path=SAFERLHF_SAMPLE, fmt="saferlhf", enqueue=False)
+    job = import_job_create(
+        request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"), enqueue=False
+    )
     job = import_job_run(job_id=job.pk, on_progress=seen.append)
     assert job.status == Job.State.SUCCEEDED
     assert (job.done, job.total) == (16, 16)
@@ -466,7 +477,7 @@ def test_an_import_job_records_its_items_progress_and_report(tmp_path, settings)
 
 
 def test_running_a_finished_import_job_again_changes_nothing():
-    job = import_job_create(path=CVALUES, fmt="cvalues", enqueue=False)
+    job = import_job_create(request=ImportRequest(path=CVALUES, format="cvalues"), enqueue=False)
     first = import_job_run(job_id=job.pk)
     again = import_job_run(job_id=job.pk)
     assert (again.status, again.report, again.finished_at) == (
@@ -479,7 +490,8 @@ def test_running_a_finished_import_job_again_changes_nothing():
 
 def test_a_job_keeps_the_options_it_was_started_with(tmp_path):
     job = import_job_create(
-        path=SAFERLHF_SAMPLE, fmt="saferlhf", rule="safe", dry_run=True, enqueue=False
+        request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf", rule="safe", dry_run=True),
+        enqueue=False,
     )
     assert job.kind == Job.Kind.IMPORT and job.status == Job.State.QUEUED
     assert job.params == {
@@ -491,6 +503,7 @@ def test_a_job_keeps_the_options_it_was_started_with(tmp_path):
         "path": str(SAFERLHF_SAMPLE.resolve()),
         "config": None,
         "split": None,
+        "upload": False,
     }
 
 
@@ -580,13 +593,13 @@ def test_bulk_insert_writes_the_same_rows_as_copy():
         *("source_key", "content_hash", "origin", "flags", "version", "status_reason"),
         *("ifd", "ifd_model", "ifd_params", "parent", "reviewer", "import_job"),
     )
-    _ItemWriter(job_id=None, batch_size=4, use_copy=True).write(drafts)
+    ItemWriter(job_id=None, batch_size=4, use_copy=True).write(drafts)
     copied = list(Item.objects.order_by("pk").values_list(*fields))
     # Binary COPY sends the timestamps too: one for the whole write, created = updated.
     stamps = set(Item.objects.values_list("created_at", "updated_at"))
     assert len(stamps) == 1 and len(set(next(iter(stamps)))) == 1
     Item.objects.all().delete()
-    _ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
+    ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
     assert list(Item.objects.order_by("pk").values_list(*fields)) == copied
 
 
@@ -646,7 +659,7 @@ def test_one_copy_stays_open_across_batches_only_when_the_import_begins_the_tran
         states.append(connection.connection.info.transaction_status)
 
     with _transaction(kind):
-        report = import_file(path=path, fmt="vad", on_progress=watch)
+        report = import_file(request=ImportRequest(path=path, format="vad"), on_progress=watch)
     # While the import runs its connection is inside COPY (ACTIVE), or idle between batches.
     assert set(states[:-1]) == {during_import}
     assert report.created == Item.objects.filter(categorization="person").count() == 10
@@ -668,7 +681,9 @@ def test_rows_another_session_commits_during_an_import_are_duplicates_not_errors
             _in_another_session(lambda: make_item(**late))
 
     with _transaction(kind):
-        report = import_file(path=path, fmt="vad", on_progress=commit_a_later_row_elsewhere)
+        report = import_file(
+            request=ImportRequest(path=path, format="vad"), on_progress=commit_a_later_row_elsewhere
+        )
     assert (report.created, report.duplicates_content_hash) == (9, 1)
     assert Item.objects.filter(output=late["output"]).count() == 1
 
@@ -677,7 +692,7 @@ def test_rows_another_session_commits_during_an_import_are_duplicates_not_errors
 def test_an_import_job_cancelled_while_it_runs_writes_nothing(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 3
     path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
-    job = import_job_create(path=path, fmt="vad", enqueue=False)
+    job = import_job_create(request=ImportRequest(path=path, format="vad"), enqueue=False)
 
     def cancel_after_the_first_batch(progress):
         if progress.read == 6:
@@ -696,11 +711,13 @@ def test_a_bad_row_after_rows_were_streamed_leaves_nothing(tmp_path, settings):
     with pytest.raises(
         ImportFileRejected, match=r"late-error\.jsonl:10: categorization"
     ) as rejected:
-        import_file(path=path, fmt="vad")
+        import_file(request=ImportRequest(path=path, format="vad"))
     assert rejected.value.errors[0].field == "categorization"
     assert not Item.objects.exists()
     # The connection is usable afterwards: the COPY ended with the transaction.
-    assert import_file(path=path, fmt="vad", skip_invalid=True).created == 9
+    assert (
+        import_file(request=ImportRequest(path=path, format="vad", skip_invalid=True)).created == 9
+    )
 
 
 @committing
@@ -710,7 +727,10 @@ def test_a_statement_timeout_shorter_than_the_import_does_not_cut_its_copy(tmp_p
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = '100ms'")
     try:
-        report = import_file(path=path, fmt="vad", on_progress=lambda progress: time.sleep(0.1))
+        report = import_file(
+            request=ImportRequest(path=path, format="vad"),
+            on_progress=lambda progress: time.sleep(0.1),
+        )
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "100ms"  # lifted for the import's transaction only
@@ -747,7 +767,7 @@ def test_an_import_goes_on_batch_by_batch_when_the_server_refuses_a_second_conne
         states.append(connection.connection.info.transaction_status)
 
     with _no_new_connections():
-        report = import_file(path=path, fmt="vad", on_progress=watch)
+        report = import_file(request=ImportRequest(path=path, format="vad"), on_progress=watch)
     assert report.created == Item.objects.count() == 10
     assert set(states[:-1]) == {TransactionStatus.INTRANS}  # a COPY per batch
     assert "no second connection" in caplog.text
@@ -769,7 +789,10 @@ def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, s
         records = [vad_record(n) for n in range(first, first + count)]
         gc.collect()  # what earlier code left, so that only the import's garbage is counted
         report = import_file(
-            path=write_jsonl(tmp_path / f"{first}.jsonl", records), fmt="vad", on_progress=collect
+            request=ImportRequest(
+                path=write_jsonl(tmp_path / f"{first}.jsonl", records), format="vad"
+            ),
+            on_progress=collect,
         )
         assert report.created == count and found
         return sum(found)

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from annotation.models import Item, Job, Source, Status
 from annotation.services import (
+    ImportRequest,
     import_job_create,
     import_job_run,
     item_accept,
@@ -44,7 +45,8 @@ class Command(BaseCommand):
         admin_user = self._user(admin, "admin", passwords[admin])
         reviewer_user = self._user(reviewer, "reviewer", passwords[reviewer])
         for fmt, path in IMPORTS:
-            job = import_job_create(fmt=fmt, path=path, user=admin_user, enqueue=False)
+            request = ImportRequest(path=str(path), format=fmt)
+            job = import_job_create(request=request, user=admin_user, enqueue=False)
             job = import_job_run(job_id=job.pk)
             report = job.report
             self.stdout.write(
