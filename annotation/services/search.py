@@ -20,6 +20,15 @@ from ..search import SEARCH_TEXT_SQL, search_keys
 # Set for its transaction by an import: the insert trigger then leaves the keys to us.
 DEFERRED_SETTING = "vad.search_deferred"
 FILL_BATCH_SIZE = 5000
+INDEX_NAME = "item_search_keys"  # migration 0007
+# The fill lets new keys gather in the GIN index's pending list (up to this size) and
+# merges them into the index every MERGE_EVERY items, with MERGE_MEMORY: 10k items went in
+# 3.7 ms each with the default 4 MB list (a merge every few hundred items, each rewriting
+# posting lists of thousands of keys), 1.1 ms with merges of 50k (same session, loaded).
+# Searches read the pending list in full, so it is kept from growing further.
+PENDING_LIST_LIMIT = "1GB"
+MERGE_EVERY = 50_000
+MERGE_MEMORY = "256MB"
 
 
 def defer_search_text(*, import_job_id: int | None) -> None:
@@ -44,15 +53,33 @@ def item_search_text_fill(*, import_job_id: int | None = None) -> int:
     if import_job_id is not None:
         missing = missing.filter(import_job_id=import_job_id)
     ids = list(missing.order_by("pk").values_list("pk", flat=True))
+    unmerged = 0
     for start in range(0, len(ids), FILL_BATCH_SIZE):
-        _fill(ids[start : start + FILL_BATCH_SIZE])
+        batch = ids[start : start + FILL_BATCH_SIZE]
+        _fill(batch)
+        unmerged += len(batch)
+        if unmerged >= MERGE_EVERY:
+            _merge_pending_keys()
+            unmerged = 0
+    if unmerged:
+        _merge_pending_keys()
     return len(ids)
+
+
+@transaction.atomic
+def _merge_pending_keys() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [MERGE_MEMORY])
+        cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [INDEX_NAME])
 
 
 @transaction.atomic
 def _fill(ids: list[int]) -> None:
     table = ItemSearchText._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('gin_pending_list_limit', %s, true)", [PENDING_LIST_LIMIT]
+        )
         cursor.execute(
             f"SELECT id, {SEARCH_TEXT_SQL.format(t='')} FROM {Item._meta.db_table} "
             "WHERE id = ANY(%s)",
