@@ -53,7 +53,8 @@ def search_keys(texts: list[str]) -> list[np.ndarray]:
     packed = np.sort((rows[:-1][real] << 32) | (first[real] << 16) | second[real])
     # np.sort and a mask, not np.unique: in numpy 2.4, np.unique took 3.6 s where this
     # takes 0.05 s (1.2M pairs, 5,000 texts).
-    packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
+    if packed.size:
+        packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
     keys = ((packed & 0xFFFFFFFF) - 2**31).astype(np.int32)
     bounds = np.searchsorted(packed >> 32, np.arange(len(texts) + 1))
     return [keys[bounds[i] : bounds[i + 1]] for i in range(len(texts))]

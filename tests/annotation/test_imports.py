@@ -13,6 +13,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from psycopg.pq import TransactionStatus
 
@@ -20,6 +21,7 @@ from annotation.errors import RollbackRefused
 from annotation.hashing import content_hash
 from annotation.importers import get_format
 from annotation.importers.base import ImportOptions
+from annotation.importers.parsing import allow_collector_pause
 from annotation.models import Item, ItemRevision, Job, Status
 from annotation.services import (
     ImportFileRejected,
@@ -28,6 +30,8 @@ from annotation.services import (
     import_job_create,
     import_job_run,
     import_rollback,
+    import_rollback_run,
+    import_rollback_start,
     item_change_status,
     item_edit,
     job_cancel,
@@ -582,6 +586,75 @@ def test_a_failed_or_dry_run_import_has_nothing_to_roll_back(tmp_path):
         import_rollback(job_id=dry.pk, user=None)
 
 
+# Rollback as a job: the API and the command start it, a task runs it.
+
+
+def test_a_rollback_job_deletes_the_import_and_reports_it(tmp_path, admin_user):
+    imported = _imported_vad_job(tmp_path)
+    job = import_rollback_start(job_id=imported.pk, user=admin_user, enqueue=False)
+    assert (job.kind, job.status, job.total) == (Job.Kind.ROLLBACK, Job.State.QUEUED, 3)
+    assert job.params == {"import_job": imported.pk}
+    assert Item.objects.filter(import_job=imported).count() == 3  # nothing deleted yet
+    # Starting it again while it waits gives the same job.
+    assert import_rollback_start(job_id=imported.pk, user=admin_user, enqueue=False) == job
+    job = import_rollback_run(job_id=job.pk)
+    assert (job.status, job.done, job.report) == (
+        Job.State.SUCCEEDED,
+        3,
+        {"import_job": imported.pk, "deleted": 3},
+    )
+    assert not Item.objects.filter(import_job=imported).exists()
+    imported.refresh_from_db()
+    assert imported.report["rollback"]["by"] == admin_user.username
+    assert import_rollback_run(job_id=job.pk) == job  # a redelivered task does nothing
+
+
+def test_a_rollback_that_would_be_refused_starts_no_job(tmp_path, reviewer_user):
+    imported = _imported_vad_job(tmp_path)
+    _accept(Item.objects.filter(import_job=imported).first(), reviewer_user)
+    with pytest.raises(RollbackRefused, match="have been reviewed"):
+        import_rollback_start(job_id=imported.pk, enqueue=False)
+    assert not Job.objects.filter(kind=Job.Kind.ROLLBACK).exists()
+    with pytest.raises(Job.DoesNotExist):
+        import_rollback_start(job_id=424242, enqueue=False)
+
+
+def test_a_rollback_job_fails_when_an_item_is_reviewed_before_it_runs(tmp_path, reviewer_user):
+    imported = _imported_vad_job(tmp_path)
+    job = import_rollback_start(job_id=imported.pk, enqueue=False)
+    _accept(Item.objects.filter(import_job=imported).first(), reviewer_user)
+    job = import_rollback_run(job_id=job.pk)
+    assert job.status == Job.State.FAILED and "have been reviewed" in job.error
+    assert Item.objects.filter(import_job=imported).count() == 3
+
+
+# Uploads are deleted once their import has finished; a file named by path never is.
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_an_upload_is_deleted_once_its_import_finished_or_failed(tmp_path, settings, good):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    record = vad_record(1) if good else vad_record(1, categorization="family")
+    body = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+    job = import_job_create(
+        request=ImportRequest(path="", format="vad"),
+        uploaded_file=SimpleUploadedFile("items.jsonl", body),
+        enqueue=False,
+    )
+    folder = tmp_path / "media" / "imports" / str(job.pk)
+    assert (folder / "items.jsonl").read_bytes() == body  # kept until the import has run
+    job = import_job_run(job_id=job.pk)
+    assert job.status == (Job.State.SUCCEEDED if good else Job.State.FAILED)
+    assert job.params["upload"] is True
+    assert not folder.exists()
+
+
+def test_a_file_named_by_path_is_left_where_it_is(tmp_path):
+    path = write_jsonl(tmp_path / "mine.jsonl", [vad_record(1)])
+    assert run_job(path, "vad").status == Job.State.SUCCEEDED
+    assert path.exists()
+
+
 # The writer's fallback for databases without COPY (the SQLite quick start).
 
 
@@ -773,10 +846,20 @@ def test_an_import_goes_on_batch_by_batch_when_the_server_refuses_a_second_conne
     assert "no second connection" in caplog.text
 
 
+@pytest.fixture
+def collector_pause_allowed():
+    allow_collector_pause()  # as the worker and the import command do
+    yield
+    allow_collector_pause(False)
+
+
 @committing
-def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, settings):
-    """The cyclic collector is paused while an import parses: that is safe only as long as
-    rows free themselves by reference counting, i.e. form no reference cycles."""
+def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(
+    tmp_path, settings, collector_pause_allowed
+):
+    """The cyclic collector is paused while an import parses (in a worker or the command):
+    that is safe only as long as rows free themselves by reference counting, i.e. form no
+    reference cycles."""
     settings.VAD_IMPORT_BATCH_SIZE = 50
 
     def garbage_while_paused(first: int, count: int) -> int:
@@ -799,3 +882,40 @@ def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, s
 
     small, large = garbage_while_paused(0, 500), garbage_while_paused(10_000, 1500)
     assert large - small < 100, (small, large)
+
+
+# Two imports of one file at once (two uploads, two workers): each row lands once.
+
+
+@committing
+def test_two_imports_of_one_file_at_once_write_each_row_once(tmp_path, settings):
+    settings.VAD_IMPORT_BATCH_SIZE = 50  # many batches, so the two would interleave
+    path = write_jsonl(tmp_path / "same.jsonl", [vad_record(n) for n in range(400)])
+    jobs = [
+        import_job_create(request=ImportRequest(path=path, format="vad"), enqueue=False)
+        for _ in range(2)
+    ]
+    both_ready = threading.Barrier(2)
+    errors = []
+
+    def run(job_id: int) -> None:
+        try:
+            both_ready.wait()
+            import_job_run(job_id=job_id)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(job.pk,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reports = [Job.objects.get(pk=job.pk) for job in jobs]
+    assert [job.status for job in reports] == [Job.State.SUCCEEDED] * 2
+    # One created every row; the other waited for it and found them all there.
+    assert sorted(job.report["created"] for job in reports) == [0, 400]
+    assert sorted(job.report["duplicates"] for job in reports) == [0, 400]
+    assert Item.objects.count() == 400
