@@ -172,8 +172,16 @@ class ItemSearchText(models.Model):
     PostgreSQL only: on SQLite search scans the items and this table stays empty.
     """
 
+    # No foreign key in the database: checking one locks the item row of every key row
+    # written, which would write to each page of an import's items again. Items are deleted
+    # through Django (rollback), which deletes their keys; ids are never reused, so keys
+    # left by a raw DELETE match no item.
     item = models.OneToOneField(
-        Item, primary_key=True, on_delete=models.CASCADE, related_name="search_text"
+        Item,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="search_text",
     )
     keys = SearchKeysField()  # int4[] under a GIN index (migration 0007)
 

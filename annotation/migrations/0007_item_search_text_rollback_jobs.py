@@ -81,6 +81,7 @@ class Migration(migrations.Migration):
                 (
                     "item",
                     models.OneToOneField(
+                        db_constraint=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         primary_key=True,
                         related_name="search_text",

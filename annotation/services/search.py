@@ -24,11 +24,12 @@ INDEX_NAME = "item_search_keys"  # migration 0007
 # The fill lets new keys gather in the GIN index's pending list (up to this size) and
 # merges them into the index every MERGE_EVERY items, with MERGE_MEMORY: 10k items went in
 # 3.7 ms each with the default 4 MB list (a merge every few hundred items, each rewriting
-# posting lists of thousands of keys), 1.1 ms with merges of 50k (same session, loaded).
-# Searches read the pending list in full, so it is kept from growing further.
-PENDING_LIST_LIMIT = "1GB"
-MERGE_EVERY = 50_000
-MERGE_MEMORY = "256MB"
+# the last posting page of thousands of keys), 1.1 ms with merges of 50k (same session,
+# loaded machine). A merge costs about the same whatever it brings (a page per key), so
+# merges are rare; searches read the pending list in full meanwhile, hence a bound.
+PENDING_LIST_LIMIT = "2GB"  # PostgreSQL's maximum
+MERGE_EVERY = 200_000
+MERGE_MEMORY = "1GB"  # ~230 keys an item, 6 bytes each: 200k items need about 300 MB
 
 
 def defer_search_text(*, import_job_id: int | None) -> None:
