@@ -1,6 +1,6 @@
 """Writes of the search keys (annotation.search) that the trigger leaves to us: imports.
 
-An import inserts its rows with the trigger held off (defer_search_text), so its COPY writes
+An import inserts its rows with the trigger held off (search_text_deferred), so its COPY writes
 only item rows, and once it has committed a follow-up task computes the keys of its items
 here, in batches that each commit (searchable a batch at a time; a killed worker leaves
 the rest for the next run, which skips items that have keys).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from django.db import connection, transaction
@@ -32,16 +33,23 @@ MERGE_EVERY = 200_000
 MERGE_MEMORY = "1GB"  # ~230 keys an item, 6 bytes each: 200k items need about 300 MB
 
 
-def defer_search_text(*, import_job_id: int | None) -> None:
-    """Leave the search keys of the items this transaction inserts to item_search_text_fill,
-    run by a task once the transaction has committed."""
+@contextmanager
+def search_text_deferred(*, import_job_id: int | None) -> Iterator[None]:
+    """Inside the block, items inserted get no search keys from the trigger; once the
+    transaction has committed, a task runs item_search_text_fill for them."""
     if connection.vendor != "postgresql":
-        return  # SQLite has no trigger: search scans the items there
+        yield  # SQLite has no trigger: search scans the items there
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, 'on', true)", [DEFERRED_SETTING])
     from ..tasks import fill_search_text  # the task module imports the services
 
     transaction.on_commit(lambda: fill_search_text.delay(import_job_id=import_job_id))
+    yield
+    # Not in a finally: after an error the transaction (or savepoint) is rolled back, which
+    # undoes the setting with it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'off', true)", [DEFERRED_SETTING])
 
 
 def item_search_text_fill(*, import_job_id: int | None = None) -> int:

@@ -119,6 +119,9 @@ def test_an_import_is_searchable_once_its_follow_up_has_run(tmp_path):
     assert item_search_text_fill() == 3
     assert _found("熊猫") == {Item.objects.get(output="熊猫喜欢竹子。").pk}
     assert item_search_text_fill() == 0  # nothing left to do
+    # Later items of the same transaction get their keys from the trigger again.
+    later = make_item(instruction="熊猫住在哪里？", output="四川。")
+    assert later.pk in _found("熊猫")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ from ...importers import ImportOptions, ItemDraft, RecordStream, UnreadableFile,
 from ...importers.parsing import BackgroundParser
 from ...models import Job
 from ..jobs import job_publish_progress
-from ..search import defer_search_text
+from ..search import search_text_deferred
 from .copy_writer import ItemWriter
 from .lookups import (
     existing_values,
@@ -208,10 +208,12 @@ def import_file(
         )
         run = ImportRun(stream=stream, convert=convert, report=report, on_progress=on_progress)
         with transaction.atomic():
-            if not request.dry_run:
+            if request.dry_run:
+                run.run()
+            else:
                 _wait_for_other_imports()
-                defer_search_text(import_job_id=report.job_id)
-            run.run()
+                with search_text_deferred(import_job_id=report.job_id):
+                    run.run()
             if report.invalid and not request.skip_invalid:
                 raise ImportFileRejected(report.errors[:REJECT_AFTER_ERRORS], report=report)
     except UnreadableFile as exc:
