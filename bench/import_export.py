@@ -192,11 +192,34 @@ def vad_record(rng: random.Random, n: int) -> dict:
     }
 
 
+def mixed_chinese(rng: random.Random, chars: int) -> str:
+    """Chinese text with an English word or two after some phrases (~80 % of the characters
+    Chinese, the rest punctuation, Latin letters and digits)."""
+    pieces = []
+    while chars > 0:
+        n = min(chars, rng.randint(6, 18))
+        piece = "".join(rng.choices(ZH_CHARS, k=n))
+        if rng.random() < 0.15:
+            piece += " " + " ".join(rng.choices(EN_WORDS, k=rng.randint(1, 2))) + " "
+        elif rng.random() < 0.3:
+            piece += rng.choice(ZH_PHRASES)
+        pieces.append(piece + rng.choice("，，，。；"))
+        chars -= n
+    return "".join(pieces)[:-1] + "。"
+
+
 def search_record(rng: random.Random, n: int) -> dict:
-    """A VAD record (~790 bytes, mostly Chinese) with RARE_WORD in ~0.1 % of them and
-    COMMON_WORD in ~10 %, put at a random place of the answer. Neither word's characters
-    are in ZH_CHARS, so the words occur only where they are put."""
-    record = vad_record(rng, n)
+    """A VAD record of ~790 bytes of text, ~80 % of its characters Chinese, with RARE_WORD
+    in ~0.1 % of them and COMMON_WORD in ~10 %, put at a random place of the answer.
+    Neither word's characters are in ZH_CHARS, so the words occur only where they are put."""
+    has_input = rng.random() < 0.3
+    record = {
+        "instruction": f"第{n}题：{mixed_chinese(rng, rng.randint(15, 40))[:-1]}？",
+        "input": mixed_chinese(rng, rng.randint(10, 40)) if has_input else "",
+        "output": mixed_chinese(rng, rng.randint(135, 225)),
+        "source": rng.choice(VAD_SOURCES),
+        "categorization": rng.choice(VAD_CATEGORIZATIONS),
+    }
     for word, share in ((RARE_WORD, 0.001), (COMMON_WORD, 0.1)):
         if rng.random() < share:
             output = record["output"]
@@ -616,7 +639,7 @@ def chinese_share(path: Path, rows: int = 2000) -> tuple[float, float]:
             record = json.loads(line)
             text.append(record["instruction"] + record["input"] + record["output"])
     joined = "".join(text)
-    cjk = sum(1 for ch in joined if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    cjk = sum(1 for ch in joined if "\u4e00" <= ch <= "\u9fff")  # Chinese characters
     return len(joined.encode()) / len(text), cjk / len(joined)
 
 
@@ -916,9 +939,9 @@ def main() -> None:
     if "export" in parts and not args.skip_import:
         vad = data_file(args.data_dir, "vad", args.vad_rows, vad_record)
     if "search" in parts:
-        searchable = data_file(args.data_dir, "search", args.search_rows, search_record)
+        searchable = data_file(args.data_dir, "search80", args.search_rows, search_record)
     if "api" in parts:
-        api_items = data_file(args.data_dir, "search", args.api_rows, search_record)
+        api_items = data_file(args.data_dir, "search80", args.api_rows, search_record)
     with bench_database(database, recreate=not args.skip_import, keep=args.keep_db):
         from annotation.importers.parsing import allow_collector_pause
 
