@@ -202,7 +202,7 @@ class RecordStream:
                 except ValueError as exc:
                     yield line, self._malformed_line(raw, line, exc)
                     continue
-                yield line, value if type(value) is dict else self._not_an_object(line, value)
+                yield line, value if isinstance(value, dict) else self._not_an_object(line, value)
 
     def _malformed_line(self, raw: bytes, line: int, exc: ValueError) -> RowError:
         try:
@@ -365,7 +365,7 @@ class _ArrayParser:
                 return RowError(
                     path=self.stream.name, line=line, field="", message=f"malformed JSON ({exc})"
                 )
-        if type(value) is not dict:
+        if not isinstance(value, dict):
             return self.stream._not_an_object(line, value)
         return value
 
