@@ -9,13 +9,15 @@ the rest for the next run, which skips items that have keys).
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 from django.db import connection, transaction
+from django.utils import timezone
 
-from ..models import Item, ItemSearchText
+from ..models import Item, ItemSearchText, Job
 from ..search import SEARCH_TEXT_SQL, search_keys
 
 # Set for its transaction by an import: the insert trigger then leaves the keys to us.
@@ -53,11 +55,28 @@ def search_text_deferred(*, import_job_id: int | None) -> Iterator[None]:
 
 
 def item_search_text_fill(*, import_job_id: int | None = None) -> int:
-    """Write the search keys of the items that have none: those of one import, or all.
-    Returns how many items got keys. Idempotent; an item whose text changes meanwhile keeps
-    the keys the trigger wrote for its new text."""
+    """Write the search keys of the items that have none: those of one import (whose job's
+    report then says when they became searchable), or all. Returns how many items got keys.
+    Idempotent; an item whose text changes meanwhile keeps the keys the trigger wrote for
+    its new text."""
     if connection.vendor != "postgresql":
         return 0
+    started = time.monotonic()
+    filled = _fill_missing(import_job_id=import_job_id)
+    if import_job_id is not None:
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=import_job_id).first()
+            if job is not None:
+                job.report = {
+                    **job.report,
+                    "searchable_at": timezone.now().isoformat(),
+                    "search_seconds": round(time.monotonic() - started, 3),
+                }
+                job.save(update_fields=["report", "updated_at"])
+    return filled
+
+
+def _fill_missing(*, import_job_id: int | None) -> int:
     missing = Item.objects.filter(search_text__isnull=True)
     if import_job_id is not None:
         missing = missing.filter(import_job_id=import_job_id)

@@ -13,6 +13,8 @@ from annotation.search import search_keys
 from annotation.services import (
     ImportRequest,
     import_file,
+    import_job_create,
+    import_job_run,
     item_change_status,
     item_edit,
     items_change_status,
@@ -125,10 +127,13 @@ def test_an_import_is_searchable_once_its_follow_up_has_run(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_import_that_commits_is_searchable_when_it_returns_with_eager_tasks(tmp_path):
+def test_an_import_job_is_searchable_when_it_returns_with_eager_tasks(tmp_path):
     path = tmp_path / "items.jsonl"
     record = {**vad_record(1), "output": "熊猫喜欢竹子。"}
     path.write_text(json.dumps(record, ensure_ascii=False) + "\n")
-    import_file(request=ImportRequest(path=str(path), format="vad"))
+    job = import_job_create(request=ImportRequest(path=str(path), format="vad"), enqueue=False)
+    job = import_job_run(job_id=job.pk)
     assert _found("熊猫") == {Item.objects.get().pk}
     assert ItemSearchText.objects.count() == 1
+    job.refresh_from_db()  # the follow-up says when the import's items became searchable
+    assert job.report["created"] == 1 and "searchable_at" in job.report
