@@ -146,7 +146,12 @@ class ItemFilter(ExportFilter):
         if connections[queryset.db].vendor == "postgresql":
             # Containment on the whole column, which the jsonb_path_ops index on origin
             # serves; `origin__harm_categories__contains` means the same but no index does.
-            return _filter_in_two_halves(queryset, Q(origin__contains={"harm_categories": [value]}))
+            # The has_key test matches the index's condition (migration 0007), so that the
+            # planner may use it; containment implies it anyway.
+            condition = Q(origin__has_key="harm_categories") & Q(
+                origin__contains={"harm_categories": [value]}
+            )
+            return _filter_in_two_halves(queryset, condition)
         # SQLite has no JSON containment: match the quoted element in the array's JSON text.
         # Good enough for the quick start; a category containing '"' could over-match.
         return queryset.filter(origin__harm_categories__icontains=f'"{value}"')

@@ -6,6 +6,8 @@
   trigram index over the item row (migration 0002), which every write of an item had to
   update (a status change rewrote its ~450 entries) and which could not find a
   two-character word. Existing items get their keys here.
+- The origin index leaves out items without harm categories (a status change of those
+  writes no entries in it).
 - Job kind `rollback`.
 SQLite (the quick start) gets the table but neither function, trigger nor index: search scans.
 """
@@ -59,12 +61,20 @@ FORWARD = [
     f"SELECT id, vad_search_keys({SEARCH_TEXT_SQL.format(t='')}) FROM annotation_item",
     "CREATE INDEX item_search_keys ON annotation_itemsearchtext USING gin (keys)",
     "DROP INDEX IF EXISTS item_text_trgm",
+    # The origin index serves the harm-category filter only: items without harm categories
+    # (all but SafeRLHF's) leave it, so their status changes write no GIN entries for it.
+    "DROP INDEX IF EXISTS item_origin_gin",
+    "CREATE INDEX item_origin_gin ON annotation_item USING gin (origin jsonb_path_ops) "
+    "WHERE status <> 'pending_translation' AND origin ? 'harm_categories'",
 ]
 BACKWARD = [
     "DROP TRIGGER IF EXISTS item_search_text_insert ON annotation_item",
     "DROP TRIGGER IF EXISTS item_search_text_update ON annotation_item",
     "DROP FUNCTION IF EXISTS vad_item_search_text_sync()",
     "DROP FUNCTION IF EXISTS vad_search_keys(text)",
+    "DROP INDEX IF EXISTS item_origin_gin",
+    "CREATE INDEX item_origin_gin ON annotation_item USING gin (origin jsonb_path_ops) "
+    "WHERE status <> 'pending_translation'",
     "CREATE INDEX IF NOT EXISTS item_text_trgm ON annotation_item USING gin "
     "((instruction || E'\\x1f' || input || E'\\x1f' || output) gin_trgm_ops) "
     "WHERE status <> 'pending_translation'",
