@@ -448,7 +448,8 @@ def delete_all_items() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE annotation_item CASCADE")
+        # The search keys have no foreign key (models.ItemSearchText): named here.
+        cursor.execute("TRUNCATE annotation_item, annotation_itemsearchtext CASCADE")
         cursor.execute("CHECKPOINT")
 
 
