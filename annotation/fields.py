@@ -18,3 +18,14 @@ class AsciiKeyField(models.CharField):
         if connection.vendor == "postgresql":
             parameters["collation"] = "C"
         return parameters
+
+
+class SearchKeysField(models.Field):
+    """The search keys of a text (annotation.search): an int4[] on PostgreSQL, which a GIN
+    index serves. Elsewhere (SQLite, where search scans the items) a text column that
+    stays empty."""
+
+    description = "search keys (int4[])"
+
+    def db_type(self, connection):
+        return "int4[]" if connection.vendor == "postgresql" else "text"

@@ -13,7 +13,8 @@ from django.db import connections
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from .models import Categorization, Item, Source, Status
+from .models import Categorization, Item, ItemSearchText, Source, Status
+from .search import query_is_exact
 
 
 class InvalidFilters(ValueError):
@@ -52,36 +53,46 @@ class IntegerFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
 
-# Must stay the very expression of the item_text_trgm index (migration 0002), or PostgreSQL
-# cannot use that index.
-_SEARCH_TEXT_SQL = "(instruction || E'\\x1f' || input || E'\\x1f' || output)"
-_UNINDEXED_STATUS = Status.PENDING_TRANSLATION
-
-
 def _like_pattern(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
+_ITEM_TEXT_SQL = "(instruction || E'\\x1f' || input || E'\\x1f' || output)"
+_KEYS_MATCH_SQL = (
+    f"SELECT item_id FROM {ItemSearchText._meta.db_table} WHERE keys @> vad_search_keys(lower(%s))"
+)
+
+
 def search_text(queryset: QuerySet[Item], value: str) -> QuerySet[Item]:
     """Items whose instruction, input or output contains `value`, ignoring case.
 
-    On PostgreSQL this is the union of two searches that each have an index: the trigram
-    index over every status but pending translation, and the status index for those.
+    On PostgreSQL through the bigram index (annotation.search): the items whose keys hold
+    every key of `value`; that alone answers a two-character query, and longer ones are
+    checked against the text as well. A one-character query has no key and scans. Items
+    just imported are found once the import's follow-up has written their keys.
     """
     if connections[queryset.db].vendor != "postgresql":
         return queryset.filter(
             Q(instruction__icontains=value) | Q(input__icontains=value) | Q(output__icontains=value)
         )
-    contains = RawSQL(
-        f"{_SEARCH_TEXT_SQL} ILIKE %s", [_like_pattern(value)], output_field=BooleanField()
-    )
-    return _filter_in_two_halves(queryset, contains)
+    if len(value) >= 2:
+        queryset = queryset.filter(pk__in=RawSQL(_KEYS_MATCH_SQL, [value]))
+    if not query_is_exact(value):
+        contains = RawSQL(
+            f"{_ITEM_TEXT_SQL} ILIKE %s", [_like_pattern(value)], output_field=BooleanField()
+        )
+        queryset = queryset.filter(contains)
+    return queryset
+
+
+# The origin index (migration 0006) leaves these out.
+_UNINDEXED_STATUS = Status.PENDING_TRANSLATION
 
 
 def _filter_in_two_halves(queryset: QuerySet[Item], condition: Any) -> QuerySet[Item]:
     """``queryset.filter(condition)`` for a condition whose index leaves out the items
-    pending translation (migrations 0002 and 0006): the union of the indexed half and of
+    pending translation (migration 0006): the union of the indexed half and of
     those items, which the status index finds. One WHERE with both halves would be folded
     by the planner into a single scan that uses neither index.
     """
@@ -135,7 +146,12 @@ class ItemFilter(ExportFilter):
         if connections[queryset.db].vendor == "postgresql":
             # Containment on the whole column, which the jsonb_path_ops index on origin
             # serves; `origin__harm_categories__contains` means the same but no index does.
-            return _filter_in_two_halves(queryset, Q(origin__contains={"harm_categories": [value]}))
+            # The has_key test matches the index's condition (migration 0007), so that the
+            # planner may use it; containment implies it anyway.
+            condition = Q(origin__has_key="harm_categories") & Q(
+                origin__contains={"harm_categories": [value]}
+            )
+            return _filter_in_two_halves(queryset, condition)
         # SQLite has no JSON containment: match the quoted element in the array's JSON text.
         # Good enough for the quick start; a category containing '"' could over-match.
         return queryset.filter(origin__harm_categories__icontains=f'"{value}"')

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .fields import AsciiKeyField
+from .fields import AsciiKeyField, SearchKeysField
 
 
 class Source(models.TextChoices):
@@ -191,6 +191,32 @@ class Item(models.Model):
         return f"#{self.pk} {self.instruction[:40]}"
 
 
+class ItemSearchText(models.Model):
+    """The search keys of an item's text (annotation.search), off the item row.
+
+    Written only when the text is written: by a trigger on insert and on a change of the
+    instruction, input or output, and, for imports, by a follow-up after the import commits
+    (services.search). A status change leaves this table and its GIN index untouched.
+    PostgreSQL only: on SQLite search scans the items and this table stays empty.
+    """
+
+    # No foreign key in the database: checking one locks the item row of every key row
+    # written, which would write to each page of an import's items again. Items are deleted
+    # through Django (rollback), which deletes their keys; ids are never reused, so keys
+    # left by a raw DELETE match no item.
+    item = models.OneToOneField(
+        Item,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="search_text",
+    )
+    keys = SearchKeysField()  # int4[] under a GIN index (migration 0007)
+
+    def __str__(self) -> str:
+        return f"search keys of item {self.item_id}"
+
+
 class RevisionField(models.TextChoices):
     INSTRUCTION = "instruction"
     INPUT = "input"
@@ -239,6 +265,7 @@ class JobKind(models.TextChoices):
     FILTER = "filter", _("filter")
     BULK_ACTION = "bulk_action", _("bulk action")
     RELEASE = "release", _("release")
+    ROLLBACK = "rollback", _("rollback")
 
 
 class JobState(models.TextChoices):

@@ -40,14 +40,14 @@ def parse_args() -> argparse.Namespace:
 
 def import_candidates(count: int) -> list[int]:
     from annotation.models import Item
-    from annotation.services import import_file
+    from annotation.services import ImportRequest, import_file
 
     rng = random.Random(0)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as file:
         for n in range(count):
             file.write(json.dumps(vad_record(rng, n), ensure_ascii=False) + "\n")
         file.flush()
-        import_file(path=Path(file.name), fmt="vad")
+        import_file(request=ImportRequest(path=Path(file.name), format="vad"))
     return list(Item.objects.order_by("pk").values_list("pk", flat=True))
 
 

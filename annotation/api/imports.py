@@ -1,7 +1,7 @@
 """POST /api/v1/imports/ (upload a dataset file) and POST /api/v1/imports/{id}/rollback/.
 
-Admins only. The upload is stored and imported by a task; the response is the job, whose
-progress and report GET /api/v1/jobs/{id}/ shows.
+Admins only. The upload is stored and imported by a task, and a rollback is a job a task
+runs; each answers the job, whose progress and report GET /api/v1/jobs/{id}/ shows.
 """
 
 from django.urls import NoReverseMatch, path, reverse
@@ -10,7 +10,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -23,7 +22,7 @@ from ..errors import RollbackRefused
 from ..importers import FORMATS, UnknownFormat, get_format, resolve_rule
 from ..models import Job
 from ..permissions import IsAdmin
-from ..services import UploadTooLarge, import_job_create, import_rollback
+from ..services import ImportRequest, UploadTooLarge, import_job_create, import_rollback_start
 from .serializers import JobSerializer
 
 
@@ -101,16 +100,18 @@ class ImportCreateApi(APIView):
         serializer = ImportUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        import_request = ImportRequest(
+            path="",  # the upload's, once stored
+            format=data["format"],
+            rule=data["rule"],
+            skip_invalid=data["skip_invalid"],
+            dry_run=data["dry_run"],
+            config=data.get("config") or None,
+            split=data.get("split") or None,
+        )
         try:
             job = import_job_create(
-                uploaded_file=data["file"],
-                fmt=data["format"],
-                rule=data["rule"],
-                skip_invalid=data["skip_invalid"],
-                dry_run=data["dry_run"],
-                config=data.get("config") or None,
-                split=data.get("split") or None,
-                user=request.user,
+                request=import_request, uploaded_file=data["file"], user=request.user
             )
         except UploadTooLarge as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
@@ -123,25 +124,26 @@ class ImportRollbackApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(
-        summary="Delete every item of an import, while none has been reviewed",
+        summary="Start deleting every item of an import, while none has been reviewed",
+        description="The deletion runs as a job (kind `rollback`); its report counts the "
+        "deleted items. An import with a rollback under way answers that job.",
         request=None,
         responses={
-            200: inline_serializer(
-                "ImportRollback",
-                {"job_id": serializers.IntegerField(), "deleted": serializers.IntegerField()},
-            ),
+            202: ImportJobSerializer,
             404: OpenApiResponse(description="no import job with this id"),
             409: OpenApiResponse(description="refused; `detail` says why"),
         },
     )
     def post(self, request: Request, job_id: int) -> Response:
-        if not Job.objects.filter(pk=job_id, kind=Job.Kind.IMPORT).exists():
-            raise NotFound(f"import job {job_id} does not exist")
         try:
-            deleted = import_rollback(job_id=job_id, user=request.user)
+            job = import_rollback_start(job_id=job_id, user=request.user)
+        except Job.DoesNotExist:
+            raise NotFound(f"import job {job_id} does not exist") from None
         except RollbackRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"job_id": job_id, "deleted": deleted})
+        job.refresh_from_db()  # with eager tasks (the quick start) it has run already
+        body = ImportJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
 urlpatterns = [

@@ -106,7 +106,7 @@ def is_usable_text(value: str) -> bool:
 def text(record: Mapping[str, Any], name: str, *, allow_empty: bool = False) -> str:
     """A string field, stored exactly as given (never trimmed)."""
     value = record.get(name)
-    if type(value) is not str:
+    if not isinstance(value, str):
         raise _wrong_type(record, name, "a string")
     if is_usable_text(value):
         return value
@@ -121,14 +121,14 @@ def text(record: Mapping[str, Any], name: str, *, allow_empty: bool = False) -> 
 
 def boolean(record: Mapping[str, Any], name: str) -> bool:
     value = record.get(name)
-    if type(value) is not bool:
+    if not isinstance(value, bool):
         raise _wrong_type(record, name, "true or false")
     return value
 
 
 def integer(record: Mapping[str, Any], name: str, *, low: int, high: int) -> int:
     value = record.get(name)
-    if type(value) is not int:
+    if not isinstance(value, int) or isinstance(value, bool):  # JSON true is no integer
         raise _wrong_type(record, name, f"an integer from {low} to {high}")
     if not low <= value <= high:
         raise BadRow(name, f"must be from {low} to {high}, not {value}")
@@ -137,8 +137,8 @@ def integer(record: Mapping[str, Any], name: str, *, low: int, high: int) -> int
 
 def one_of(record: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = require(record, name)
-    if type(value) is not str or value not in allowed:
-        shown = repr(value) if type(value) is str else json_type(value)
+    if not isinstance(value, str) or value not in allowed:
+        shown = repr(value) if isinstance(value, str) else json_type(value)
         raise BadRow(name, f"{shown} is not one of {', '.join(a for a in allowed if a)}")
     return value
 

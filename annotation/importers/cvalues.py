@@ -34,9 +34,9 @@ _SYNTHETIC = Source.SYNTHETIC.value
 
 def _prompt_id(record: Mapping[str, Any]) -> str:
     value = require(record, "id_")
-    if type(value) is int and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)
-    if type(value) is str and value.strip() and "\x00" not in value:
+    if isinstance(value, str) and value.strip() and "\x00" not in value:
         return value.strip()
     raise BadRow("id_", f"must be a non-negative integer or a non-empty string, not {value!r}")
 

@@ -143,7 +143,7 @@ class ArrayParser:
                 return RowError(
                     path=self.stream.name, line=line, field="", message=f"malformed JSON ({exc})"
                 )
-        if type(value) is not dict:
+        if not isinstance(value, dict):
             return self.stream.not_an_object(line, value)
         return value
 

@@ -212,7 +212,7 @@ class RecordStream:
                 except (ValueError, RecursionError) as exc:
                     yield line, self._malformed_line(raw, line, exc)
                     continue
-                yield line, value if type(value) is dict else self.not_an_object(line, value)
+                yield line, value if isinstance(value, dict) else self.not_an_object(line, value)
 
     def _malformed_line(self, raw: bytes, line: int, exc: ValueError | RecursionError) -> RowError:
         try:

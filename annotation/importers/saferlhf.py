@@ -62,7 +62,7 @@ def choose_response(
     raise ValueError(f"unknown SafeRLHF rule {rule!r}")
 
 
-class SafeRLHFRow(msgspec.Struct, gc=False):
+class SafeRLHFRow(msgspec.Struct):
     """The fields of a row that an import reads, with their JSON types and ranges."""
 
     prompt: str
@@ -114,18 +114,18 @@ def decode_line(raw: bytes) -> SafeRLHFRow | None:
 
 def _checked_categories(record: Mapping[str, Any], name: str) -> dict[str, bool]:
     categories = record.get(name)
-    if type(categories) is not dict:
+    if not isinstance(categories, dict):
         require(record, name)
         raise BadRow(name, f"must be an object of harm categories, not {json_type(categories)}")
     for category, flag in categories.items():
-        if type(flag) is not bool:
+        if not isinstance(flag, bool):
             raise BadRow(name, f"{category!r} must be true or false, not {json_type(flag)}")
     return categories
 
 
 def _optional_hex(record: Mapping[str, Any], name: str) -> str | None:
     given = record.get(name)
-    if given is not None and type(given) is not str:
+    if given is not None and not isinstance(given, str):
         raise BadRow(name, f"must be a hex string, not {json_type(given)}")
     return given
 
@@ -176,7 +176,7 @@ def make_converter(options: ImportOptions) -> Converter:
     split = options.split or split
 
     def convert(record: SafeRLHFRow | Mapping[str, Any], row: int) -> ItemDraft | None:
-        if type(record) is not SafeRLHFRow:
+        if not isinstance(record, SafeRLHFRow):
             record = _checked_row(record)
         prompt = record.prompt
         responses = (record.response_0, record.response_1)

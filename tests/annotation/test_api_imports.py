@@ -53,10 +53,8 @@ def test_an_admin_uploads_a_file_and_gets_the_finished_job_with_its_report(admin
     assert (report["read"], report["created"], report["not_selected"]) == (16, 11, 5)
     assert body["done"] == body["total"] == 16
     assert Item.objects.filter(import_job=job).count() == 11
-    # The upload is kept beside the job, under its own name; errors name it the same way.
-    assert (media_root / "imports" / str(job.pk) / "test.jsonl").read_bytes() == (
-        SAFERLHF_SAMPLE.read_bytes()
-    )
+    # The upload is deleted once its import has finished; items name it as it was sent.
+    assert not (media_root / "imports" / str(job.pk)).exists()
     origin = Item.objects.filter(import_job=job).first().origin
     assert (origin["config"], origin["split"]) == (None, "test")
 
@@ -140,8 +138,12 @@ def test_rollback_deletes_an_unreviewed_import_and_a_reviewed_one_is_a_409(admin
         URL, {"file": vad_file(vad_record(1), vad_record(2)), "format": "vad"}, format="multipart"
     ).json()
     response = admin_api.post(f"{URL}{first['id']}/rollback/")
-    assert response.status_code == 200
-    assert response.json() == {"job_id": first["id"], "deleted": 2}
+    # A job does the deleting (here in-process, as tasks run eagerly in tests).
+    assert response.status_code == 202
+    rollback = response.json()
+    assert (rollback["kind"], rollback["status"]) == ("rollback", "succeeded")
+    assert rollback["report"] == {"import_job": first["id"], "deleted": 2}
+    assert response["Location"].endswith(f"/api/v1/jobs/{rollback['id']}/")
     assert not Item.objects.exists()
 
     second = admin_api.post(

@@ -123,7 +123,10 @@ def test_rollback_import_deletes_an_unreviewed_import_and_refuses_a_reviewed_one
     run("import_items", "--format", "vad", str(second))
     job_a, job_b = Job.objects.order_by("pk")
     out, _ = run("rollback_import", str(job_a.pk))
-    assert out.strip() == f"import job #{job_a.pk} rolled back: 2 items deleted"
+    rollback = Job.objects.get(kind=Job.Kind.ROLLBACK)
+    assert out.strip() == (
+        f"import job #{job_a.pk} rolled back by job #{rollback.pk}: 2 items deleted"
+    )
 
     item = Item.objects.get(import_job=job_b)
     item_change_status(item_id=item.pk, status="in_review", user=None)

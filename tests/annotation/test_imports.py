@@ -13,6 +13,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from psycopg.pq import TransactionStatus
 
@@ -20,18 +21,22 @@ from annotation.errors import RollbackRefused
 from annotation.hashing import content_hash
 from annotation.importers import get_format
 from annotation.importers.base import ImportOptions
+from annotation.importers.parsing import allow_collector_pause
 from annotation.models import Item, ItemRevision, Job, Status
 from annotation.services import (
     ImportFileRejected,
+    ImportRequest,
     import_file,
     import_job_create,
     import_job_run,
     import_rollback,
+    import_rollback_run,
+    import_rollback_start,
     item_change_status,
     item_edit,
     job_cancel,
 )
-from annotation.services.imports import _ItemWriter
+from annotation.services.imports.copy_writer import ItemWriter
 from tests.factories import make_item, vad_record
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +153,7 @@ def write_parquet(path: Path, rows: list[dict]) -> Path:
 
 
 def run_job(path: Path, fmt: str, **options) -> Job:
-    job = import_job_create(path=path, fmt=fmt, enqueue=False, **options)
+    job = import_job_create(request=ImportRequest(path=path, format=fmt, **options), enqueue=False)
     return import_job_run(job_id=job.pk)
 
 
@@ -160,7 +165,7 @@ def run_job(path: Path, fmt: str, **options) -> Job:
 def test_saferlhf_imports_exactly_the_rows_the_rule_selects(tmp_path, rule, writer):
     rows = saferlhf_rows()
     path = writer(tmp_path / "rows.data", rows)
-    report = import_file(path=path, fmt="saferlhf", rule=rule)
+    report = import_file(request=ImportRequest(path=path, format="saferlhf", rule=rule))
     expected = expected_items(rows, rule)
     assert actual_items() == expected
     kept_rows = sum(kept_response(r, rule) is not None for r in rows)
@@ -175,9 +180,9 @@ def test_the_two_rules_differ_on_the_added_rows():
 
 
 def test_reimporting_creates_nothing_and_reports_duplicates():
-    first = import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    first = import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     before = list(Item.objects.values_list("pk", "version", "updated_at"))
-    again = import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    again = import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     assert again.created == 0
     assert again.duplicates_source_key == first.created and again.duplicates_content_hash == 0
     assert list(Item.objects.values_list("pk", "version", "updated_at")) == before
@@ -187,7 +192,7 @@ def test_rows_repeated_inside_one_file_are_created_once(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 3  # repeats land in other batches than their first
     rows = sample_rows()
     path = write_jsonl(tmp_path / "twice.jsonl", rows + rows)
-    report = import_file(path=path, fmt="saferlhf")
+    report = import_file(request=ImportRequest(path=path, format="saferlhf"))
     single = len(expected_items(rows, "safe-better"))
     assert (report.created, report.duplicates_source_key) == (single, single)
     assert Item.objects.count() == single
@@ -197,7 +202,7 @@ def test_config_and_split_come_from_a_dataset_layout_path(tmp_path):
     folder = tmp_path / "Alpaca-7B"
     folder.mkdir()
     path = write_jsonl(folder / "test.jsonl", sample_rows()[:4])
-    import_file(path=path, fmt="saferlhf")
+    import_file(request=ImportRequest(path=path, format="saferlhf"))
     origins = list(Item.objects.values_list("origin", flat=True))
     assert origins and all((o["config"], o["split"]) == ("Alpaca-7B", "test") for o in origins)
 
@@ -207,7 +212,7 @@ def test_a_tampered_sha256_rejects_the_file_naming_line_and_field(tmp_path):
     rows[4]["response_0_sha256"] = "f" * 64
     path = write_jsonl(tmp_path / "tampered.jsonl", rows)
     with pytest.raises(ImportFileRejected) as caught:
-        import_file(path=path, fmt="saferlhf")
+        import_file(request=ImportRequest(path=path, format="saferlhf"))
     assert [(e.line, e.field) for e in caught.value.errors] == [(5, "response_0_sha256")]
     assert f"{path}:5: response_0_sha256: does not match" in str(caught.value)
     assert not Item.objects.exists()
@@ -217,7 +222,7 @@ def test_a_tampered_sha256_rejects_the_file_naming_line_and_field(tmp_path):
 
 
 def test_cvalues_prompts_import_as_664_seeds():
-    report = import_file(path=CVALUES, fmt="cvalues")
+    report = import_file(request=ImportRequest(path=CVALUES, format="cvalues"))
     assert (report.read, report.created) == (664, 664)
     seeds = Item.objects.filter(status=Status.SEED, source="synthetic", output="")
     assert seeds.count() == 664
@@ -230,7 +235,9 @@ def test_cvalues_prompts_import_as_664_seeds():
 
 def test_cvalues_comparison_pairs_import_as_seeds_with_a_reference_output():
     rows = [json.loads(line) for line in CVALUES_COMPARISON.read_text("utf-8").splitlines()]
-    report = import_file(path=CVALUES_COMPARISON, fmt="cvalues-comparison")
+    report = import_file(
+        request=ImportRequest(path=CVALUES_COMPARISON, format="cvalues-comparison")
+    )
     assert report.created == len(rows)
     for row in rows:
         item = Item.objects.get(instruction=row["prompt"])
@@ -245,7 +252,7 @@ def test_cvalues_comparison_pairs_import_as_seeds_with_a_reference_output():
 def test_vad_records_land_as_candidates_with_their_text_exactly_as_written(tmp_path):
     record = vad_record(1, instruction="  前后有空格 \r\n", output="回答\n\n", categorization="")
     path = write_jsonl(tmp_path / "hand.jsonl", [record, {**vad_record(2), "meta": {"id": 9}}])
-    import_file(path=path, fmt="vad")
+    import_file(request=ImportRequest(path=path, format="vad"))
     item = Item.objects.get(instruction="  前后有空格 \r\n")
     assert (item.output, item.status, item.categorization, item.source_key) == (
         "回答\n\n",
@@ -263,7 +270,9 @@ def test_a_vad_record_equal_to_an_existing_item_is_a_content_duplicate(tmp_path)
     record = vad_record(
         1, instruction="同一个问题 ", output="同一个回答\r\n", categorization="social"
     )
-    report = import_file(path=write_jsonl(tmp_path / "dup.jsonl", [record]), fmt="vad")
+    report = import_file(
+        request=ImportRequest(path=write_jsonl(tmp_path / "dup.jsonl", [record]), format="vad")
+    )
     assert (report.created, report.duplicates_content_hash) == (0, 1)
     assert list(Item.objects.values_list("pk", flat=True)) == [existing.pk]
 
@@ -271,7 +280,7 @@ def test_a_vad_record_equal_to_an_existing_item_is_a_content_duplicate(tmp_path)
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.jsonl"
     path.write_bytes(codecs.BOM_UTF8 + json.dumps(vad_record(1), ensure_ascii=False).encode())
-    assert import_file(path=path, fmt="vad").created == 1
+    assert import_file(request=ImportRequest(path=path, format="vad")).created == 1
 
 
 # Bad input: nothing is written, the job fails, and the error names the line and field.
@@ -398,7 +407,9 @@ def test_bad_input_is_rejected_naming_line_and_field_and_changes_nothing(case, t
 def test_a_rejected_file_lists_the_first_twenty_errors_then_stops_reading(tmp_path):
     records = [vad_record(n, categorization="family") for n in range(30)]
     with pytest.raises(ImportFileRejected) as caught:
-        import_file(path=write_jsonl(tmp_path / "bad.jsonl", records), fmt="vad")
+        import_file(
+            request=ImportRequest(path=write_jsonl(tmp_path / "bad.jsonl", records), format="vad")
+        )
     assert [e.line for e in caught.value.errors] == list(range(1, 21))
     assert caught.value.report.read == 20
 
@@ -431,13 +442,15 @@ def test_skip_invalid_still_refuses_a_file_it_cannot_read(tmp_path):
 def test_skipped_rows_are_listed_up_to_a_cap_and_counted_beyond(tmp_path):
     lines = [vad_record(n, source="crawled") for n in range(1005)]
     report = import_file(
-        path=write_jsonl(tmp_path / "bad.jsonl", lines), fmt="vad", skip_invalid=True
+        request=ImportRequest(
+            path=write_jsonl(tmp_path / "bad.jsonl", lines), format="vad", skip_invalid=True
+        )
     )
     assert (report.invalid, len(report.errors), report.errors_not_listed) == (1005, 1000, 5)
 
 
 def test_dry_run_counts_everything_and_writes_nothing(tmp_path):
-    import_file(path=SAFERLHF_SAMPLE, fmt="saferlhf")
+    import_file(request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"))
     existing = Item.objects.count()
     rows = saferlhf_rows()
     job = run_job(write_jsonl(tmp_path / "rows.jsonl", rows), "saferlhf", rule="safe", dry_run=True)
@@ -456,7 +469,9 @@ def test_dry_run_counts_everything_and_writes_nothing(tmp_path):
 def test_an_import_job_records_its_items_progress_and_report(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 4
     seen = []
-    job = import_job_create(path=SAFERLHF_SAMPLE, fmt="saferlhf", enqueue=False)
+    job = import_job_create(
+        request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf"), enqueue=False
+    )
     job = import_job_run(job_id=job.pk, on_progress=seen.append)
     assert job.status == Job.State.SUCCEEDED
     assert (job.done, job.total) == (16, 16)
@@ -466,7 +481,7 @@ def test_an_import_job_records_its_items_progress_and_report(tmp_path, settings)
 
 
 def test_running_a_finished_import_job_again_changes_nothing():
-    job = import_job_create(path=CVALUES, fmt="cvalues", enqueue=False)
+    job = import_job_create(request=ImportRequest(path=CVALUES, format="cvalues"), enqueue=False)
     first = import_job_run(job_id=job.pk)
     again = import_job_run(job_id=job.pk)
     assert (again.status, again.report, again.finished_at) == (
@@ -479,7 +494,8 @@ def test_running_a_finished_import_job_again_changes_nothing():
 
 def test_a_job_keeps_the_options_it_was_started_with(tmp_path):
     job = import_job_create(
-        path=SAFERLHF_SAMPLE, fmt="saferlhf", rule="safe", dry_run=True, enqueue=False
+        request=ImportRequest(path=SAFERLHF_SAMPLE, format="saferlhf", rule="safe", dry_run=True),
+        enqueue=False,
     )
     assert job.kind == Job.Kind.IMPORT and job.status == Job.State.QUEUED
     assert job.params == {
@@ -491,6 +507,7 @@ def test_a_job_keeps_the_options_it_was_started_with(tmp_path):
         "path": str(SAFERLHF_SAMPLE.resolve()),
         "config": None,
         "split": None,
+        "upload": False,
     }
 
 
@@ -569,6 +586,75 @@ def test_a_failed_or_dry_run_import_has_nothing_to_roll_back(tmp_path):
         import_rollback(job_id=dry.pk, user=None)
 
 
+# Rollback as a job: the API and the command start it, a task runs it.
+
+
+def test_a_rollback_job_deletes_the_import_and_reports_it(tmp_path, admin_user):
+    imported = _imported_vad_job(tmp_path)
+    job = import_rollback_start(job_id=imported.pk, user=admin_user, enqueue=False)
+    assert (job.kind, job.status, job.total) == (Job.Kind.ROLLBACK, Job.State.QUEUED, 3)
+    assert job.params == {"import_job": imported.pk}
+    assert Item.objects.filter(import_job=imported).count() == 3  # nothing deleted yet
+    # Starting it again while it waits gives the same job.
+    assert import_rollback_start(job_id=imported.pk, user=admin_user, enqueue=False) == job
+    job = import_rollback_run(job_id=job.pk)
+    assert (job.status, job.done, job.report) == (
+        Job.State.SUCCEEDED,
+        3,
+        {"import_job": imported.pk, "deleted": 3},
+    )
+    assert not Item.objects.filter(import_job=imported).exists()
+    imported.refresh_from_db()
+    assert imported.report["rollback"]["by"] == admin_user.username
+    assert import_rollback_run(job_id=job.pk) == job  # a redelivered task does nothing
+
+
+def test_a_rollback_that_would_be_refused_starts_no_job(tmp_path, reviewer_user):
+    imported = _imported_vad_job(tmp_path)
+    _accept(Item.objects.filter(import_job=imported).first(), reviewer_user)
+    with pytest.raises(RollbackRefused, match="have been reviewed"):
+        import_rollback_start(job_id=imported.pk, enqueue=False)
+    assert not Job.objects.filter(kind=Job.Kind.ROLLBACK).exists()
+    with pytest.raises(Job.DoesNotExist):
+        import_rollback_start(job_id=424242, enqueue=False)
+
+
+def test_a_rollback_job_fails_when_an_item_is_reviewed_before_it_runs(tmp_path, reviewer_user):
+    imported = _imported_vad_job(tmp_path)
+    job = import_rollback_start(job_id=imported.pk, enqueue=False)
+    _accept(Item.objects.filter(import_job=imported).first(), reviewer_user)
+    job = import_rollback_run(job_id=job.pk)
+    assert job.status == Job.State.FAILED and "have been reviewed" in job.error
+    assert Item.objects.filter(import_job=imported).count() == 3
+
+
+# Uploads are deleted once their import has finished; a file named by path never is.
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_an_upload_is_deleted_once_its_import_finished_or_failed(tmp_path, settings, good):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    record = vad_record(1) if good else vad_record(1, categorization="family")
+    body = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+    job = import_job_create(
+        request=ImportRequest(path="", format="vad"),
+        uploaded_file=SimpleUploadedFile("items.jsonl", body),
+        enqueue=False,
+    )
+    folder = tmp_path / "media" / "imports" / str(job.pk)
+    assert (folder / "items.jsonl").read_bytes() == body  # kept until the import has run
+    job = import_job_run(job_id=job.pk)
+    assert job.status == (Job.State.SUCCEEDED if good else Job.State.FAILED)
+    assert job.params["upload"] is True
+    assert not folder.exists()
+
+
+def test_a_file_named_by_path_is_left_where_it_is(tmp_path):
+    path = write_jsonl(tmp_path / "mine.jsonl", [vad_record(1)])
+    assert run_job(path, "vad").status == Job.State.SUCCEEDED
+    assert path.exists()
+
+
 # The writer's fallback for databases without COPY (the SQLite quick start).
 
 
@@ -580,13 +666,13 @@ def test_bulk_insert_writes_the_same_rows_as_copy():
         *("source_key", "content_hash", "origin", "flags", "version", "status_reason"),
         *("ifd", "ifd_model", "ifd_params", "parent", "reviewer", "import_job"),
     )
-    _ItemWriter(job_id=None, batch_size=4, use_copy=True).write(drafts)
+    ItemWriter(job_id=None, batch_size=4, use_copy=True).write(drafts)
     copied = list(Item.objects.order_by("pk").values_list(*fields))
     # Binary COPY sends the timestamps too: one for the whole write, created = updated.
     stamps = set(Item.objects.values_list("created_at", "updated_at"))
     assert len(stamps) == 1 and len(set(next(iter(stamps)))) == 1
     Item.objects.all().delete()
-    _ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
+    ItemWriter(job_id=None, batch_size=4, use_copy=False).write(drafts)
     assert list(Item.objects.order_by("pk").values_list(*fields)) == copied
 
 
@@ -646,7 +732,7 @@ def test_one_copy_stays_open_across_batches_only_when_the_import_begins_the_tran
         states.append(connection.connection.info.transaction_status)
 
     with _transaction(kind):
-        report = import_file(path=path, fmt="vad", on_progress=watch)
+        report = import_file(request=ImportRequest(path=path, format="vad"), on_progress=watch)
     # While the import runs its connection is inside COPY (ACTIVE), or idle between batches.
     assert set(states[:-1]) == {during_import}
     assert report.created == Item.objects.filter(categorization="person").count() == 10
@@ -668,7 +754,9 @@ def test_rows_another_session_commits_during_an_import_are_duplicates_not_errors
             _in_another_session(lambda: make_item(**late))
 
     with _transaction(kind):
-        report = import_file(path=path, fmt="vad", on_progress=commit_a_later_row_elsewhere)
+        report = import_file(
+            request=ImportRequest(path=path, format="vad"), on_progress=commit_a_later_row_elsewhere
+        )
     assert (report.created, report.duplicates_content_hash) == (9, 1)
     assert Item.objects.filter(output=late["output"]).count() == 1
 
@@ -677,7 +765,7 @@ def test_rows_another_session_commits_during_an_import_are_duplicates_not_errors
 def test_an_import_job_cancelled_while_it_runs_writes_nothing(tmp_path, settings):
     settings.VAD_IMPORT_BATCH_SIZE = 3
     path = write_jsonl(tmp_path / "many.jsonl", [vad_record(n) for n in range(10)])
-    job = import_job_create(path=path, fmt="vad", enqueue=False)
+    job = import_job_create(request=ImportRequest(path=path, format="vad"), enqueue=False)
 
     def cancel_after_the_first_batch(progress):
         if progress.read == 6:
@@ -696,11 +784,13 @@ def test_a_bad_row_after_rows_were_streamed_leaves_nothing(tmp_path, settings):
     with pytest.raises(
         ImportFileRejected, match=r"late-error\.jsonl:10: categorization"
     ) as rejected:
-        import_file(path=path, fmt="vad")
+        import_file(request=ImportRequest(path=path, format="vad"))
     assert rejected.value.errors[0].field == "categorization"
     assert not Item.objects.exists()
     # The connection is usable afterwards: the COPY ended with the transaction.
-    assert import_file(path=path, fmt="vad", skip_invalid=True).created == 9
+    assert (
+        import_file(request=ImportRequest(path=path, format="vad", skip_invalid=True)).created == 9
+    )
 
 
 @committing
@@ -710,7 +800,10 @@ def test_a_statement_timeout_shorter_than_the_import_does_not_cut_its_copy(tmp_p
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = '100ms'")
     try:
-        report = import_file(path=path, fmt="vad", on_progress=lambda progress: time.sleep(0.1))
+        report = import_file(
+            request=ImportRequest(path=path, format="vad"),
+            on_progress=lambda progress: time.sleep(0.1),
+        )
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "100ms"  # lifted for the import's transaction only
@@ -747,16 +840,26 @@ def test_an_import_goes_on_batch_by_batch_when_the_server_refuses_a_second_conne
         states.append(connection.connection.info.transaction_status)
 
     with _no_new_connections():
-        report = import_file(path=path, fmt="vad", on_progress=watch)
+        report = import_file(request=ImportRequest(path=path, format="vad"), on_progress=watch)
     assert report.created == Item.objects.count() == 10
     assert set(states[:-1]) == {TransactionStatus.INTRANS}  # a COPY per batch
     assert "no second connection" in caplog.text
 
 
+@pytest.fixture
+def collector_pause_allowed():
+    allow_collector_pause()  # as the worker and the import command do
+    yield
+    allow_collector_pause(False)
+
+
 @committing
-def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, settings):
-    """The cyclic collector is paused while an import parses: that is safe only as long as
-    rows free themselves by reference counting, i.e. form no reference cycles."""
+def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(
+    tmp_path, settings, collector_pause_allowed
+):
+    """The cyclic collector is paused while an import parses (in a worker or the command):
+    that is safe only as long as rows free themselves by reference counting, i.e. form no
+    reference cycles."""
     settings.VAD_IMPORT_BATCH_SIZE = 50
 
     def garbage_while_paused(first: int, count: int) -> int:
@@ -769,10 +872,50 @@ def test_an_import_leaves_no_cyclic_garbage_that_grows_with_its_rows(tmp_path, s
         records = [vad_record(n) for n in range(first, first + count)]
         gc.collect()  # what earlier code left, so that only the import's garbage is counted
         report = import_file(
-            path=write_jsonl(tmp_path / f"{first}.jsonl", records), fmt="vad", on_progress=collect
+            request=ImportRequest(
+                path=write_jsonl(tmp_path / f"{first}.jsonl", records), format="vad"
+            ),
+            on_progress=collect,
         )
         assert report.created == count and found
         return sum(found)
 
     small, large = garbage_while_paused(0, 500), garbage_while_paused(10_000, 1500)
     assert large - small < 100, (small, large)
+
+
+# Two imports of one file at once (two uploads, two workers): each row lands once.
+
+
+@committing
+def test_two_imports_of_one_file_at_once_write_each_row_once(tmp_path, settings):
+    settings.VAD_IMPORT_BATCH_SIZE = 50  # many batches, so the two would interleave
+    path = write_jsonl(tmp_path / "same.jsonl", [vad_record(n) for n in range(400)])
+    jobs = [
+        import_job_create(request=ImportRequest(path=path, format="vad"), enqueue=False)
+        for _ in range(2)
+    ]
+    both_ready = threading.Barrier(2)
+    errors = []
+
+    def run(job_id: int) -> None:
+        try:
+            both_ready.wait()
+            import_job_run(job_id=job_id)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(job.pk,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    reports = [Job.objects.get(pk=job.pk) for job in jobs]
+    assert [job.status for job in reports] == [Job.State.SUCCEEDED] * 2
+    # One created every row; the other waited for it and found them all there.
+    assert sorted(job.report["created"] for job in reports) == [0, 400]
+    assert sorted(job.report["duplicates"] for job in reports) == [0, 400]
+    assert Item.objects.count() == 400

@@ -1,5 +1,5 @@
 """The background parser: outcomes in file order, errors at their place, and the pause of the
-cyclic garbage collector it holds while it runs."""
+cyclic garbage collector it holds while it runs, in processes that allowed it."""
 
 import gc
 import json
@@ -9,7 +9,7 @@ import pytest
 from annotation.errors import RowError
 from annotation.importers import RecordStream, UnreadableFile, get_format
 from annotation.importers.base import ImportOptions, ItemDraft
-from annotation.importers.parsing import BackgroundParser
+from annotation.importers.parsing import BackgroundParser, allow_collector_pause
 from tests.factories import vad_record
 
 CAP = 1 << 16
@@ -24,10 +24,13 @@ def _parser(tmp_path, records: list[dict], *, name: str = "items.jsonl", **optio
 
 @pytest.fixture
 def collector_on():
-    """Leave the cyclic collector as the test found it, whatever the test does to it."""
+    """Leave the cyclic collector as the test found it, whatever the test does to it, in a
+    process that allows parsers to pause it (as a worker or the command does)."""
     was_enabled = gc.isenabled()
     gc.enable()
+    allow_collector_pause()
     yield
+    allow_collector_pause(False)
     (gc.enable if was_enabled else gc.disable)()
 
 
@@ -68,6 +71,14 @@ def test_the_cyclic_collector_is_paused_while_a_parser_runs(tmp_path, collector_
             states.append(gc.isenabled())
     assert states == [False, False, False]
     assert gc.isenabled()
+
+
+def test_the_collector_keeps_running_in_a_process_that_did_not_allow_the_pause(tmp_path):
+    # A web process (the default): other requests' threads need the collector.
+    assert gc.isenabled()
+    with _parser(tmp_path, [vad_record(n) for n in range(5)], chunk_size=2) as chunks:
+        states = [gc.isenabled() for _chunk in chunks]
+    assert states == [True, True, True]
 
 
 def test_parsers_running_together_share_one_pause(tmp_path, collector_on):

@@ -15,7 +15,7 @@ from django.db import connection
 from annotation.api.serializers import JobSerializer
 from annotation.models import Item, ItemRevision, Job, JobChunk, Status
 from annotation.selectors import job_is_stalled
-from annotation.services import import_file, import_job_create
+from annotation.services import ImportRequest, import_file, import_job_create
 from pipeline import services
 from scoring.backends import ScoringInput, get_scorer
 from scoring.toy import build_toy_model
@@ -130,10 +130,10 @@ def vad_file(tmp_path) -> Path:
 
 def test_import_score_filter_through_a_real_worker(celery_worker_process, vad_file, model_path):
     # The worker runs the import with its one COPY and its second connection for lookups.
-    job = _wait_for(import_job_create(path=vad_file, fmt="vad"))
+    job = _wait_for(import_job_create(request=ImportRequest(path=vad_file, format="vad")))
     assert (job.status, job.report["created"]) == ("succeeded", 20), job.error
     assert Item.objects.filter(status=Status.CANDIDATE, import_job=job).count() == 20
-    again = _wait_for(import_job_create(path=vad_file, fmt="vad"))
+    again = _wait_for(import_job_create(request=ImportRequest(path=vad_file, format="vad")))
     assert (again.status, again.report["created"], again.report["duplicates"]) == (
         "succeeded",
         0,
@@ -179,7 +179,7 @@ def slow_model_path(tmp_path_factory) -> str:
 def test_a_worker_killed_inside_a_chunk_loses_nothing_and_duplicates_nothing(
     workers, slow_model_path, vad_file
 ):
-    import_file(path=vad_file, fmt="vad")
+    import_file(request=ImportRequest(path=vad_file, format="vad"))
     # One task per chunk; an unacknowledged task comes back within a few seconds.
     env = {
         "VAD_BROKER_VISIBILITY_TIMEOUT": "2",

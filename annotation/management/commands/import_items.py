@@ -14,9 +14,10 @@ from tqdm import tqdm
 
 from annotation.errors import RowError
 from annotation.importers import FORMATS, UnknownFormat
+from annotation.importers.parsing import allow_collector_pause
 from annotation.models import Job
 from annotation.services import import_job_create, import_job_run, import_report_summary
-from annotation.services.imports import ImportProgress, ProgressCallback
+from annotation.services.imports import ImportProgress, ImportRequest, ProgressCallback
 
 # Rows skipped with --skip-invalid shown on the terminal; the job's report lists more.
 SHOWN_SKIPPED_ROWS = 20
@@ -41,18 +42,19 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         try:
-            job = import_job_create(
-                path=path,
-                fmt=options["format"],
+            request = ImportRequest(
+                path=str(path),
+                format=options["format"],
                 rule=options["rule"],
                 skip_invalid=options["skip_invalid"],
                 dry_run=options["dry_run"],
                 config=options["config"],
                 split=options["split"],
-                enqueue=False,
             )
         except UnknownFormat as exc:
             raise CommandError(str(exc)) from exc
+        job = import_job_create(request=request, enqueue=False)
+        allow_collector_pause()  # this process does nothing else meanwhile
         with self._progress_bar() as on_progress:
             job = import_job_run(job_id=job.pk, on_progress=on_progress)
         if job.status != Job.State.SUCCEEDED:

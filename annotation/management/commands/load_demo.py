@@ -22,6 +22,7 @@ from django.db import transaction
 
 from annotation.models import Item, Job, Source, Status
 from annotation.services import (
+    ImportRequest,
     import_job_create,
     import_job_run,
     item_accept,
@@ -67,7 +68,8 @@ class Command(BaseCommand):
             if self._imported_before(path):
                 self.stdout.write(f"import {path.name}: loaded before")
                 continue
-            job = import_job_create(fmt=fmt, path=path, user=admin_user, enqueue=False)
+            request = ImportRequest(path=str(path), format=fmt)
+            job = import_job_create(request=request, user=admin_user, enqueue=False)
             job = import_job_run(job_id=job.pk)
             report = job.report
             self.stdout.write(

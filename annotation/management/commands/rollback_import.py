@@ -1,10 +1,13 @@
-"""manage.py rollback_import JOB_ID: delete every item of an import, while none is reviewed."""
+"""manage.py rollback_import JOB_ID: delete every item of an import, while none is reviewed.
+
+Runs the rollback job here (as a worker would) and prints its outcome.
+"""
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.errors import RollbackRefused
 from annotation.models import Job
-from annotation.services import import_rollback
+from annotation.services import import_rollback_run, import_rollback_start
 
 
 class Command(BaseCommand):
@@ -16,9 +19,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         job_id = options["job_id"]
         try:
-            deleted = import_rollback(job_id=job_id, user=None)
+            job = import_rollback_start(job_id=job_id, user=None, enqueue=False)
         except Job.DoesNotExist as exc:
-            raise CommandError(f"there is no job #{job_id}") from exc
+            raise CommandError(f"there is no job #{job_id}, or it is not an import") from exc
         except RollbackRefused as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"import job #{job_id} rolled back: {deleted} items deleted")
+        job = import_rollback_run(job_id=job.pk)
+        if job.status != Job.State.SUCCEEDED:
+            raise CommandError(f"rollback job #{job.pk}: {job.error}")
+        deleted = job.report.get("deleted", 0)
+        self.stdout.write(
+            f"import job #{job_id} rolled back by job #{job.pk}: {deleted} items deleted"
+        )
