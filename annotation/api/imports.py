@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..errors import RollbackRefused
+from ..errors import QueueUnavailable, RollbackRefused
 from ..importers import FORMATS, UnknownFormat, get_format, resolve_rule
 from ..models import Job
 from ..permissions import IsAdmin
@@ -115,6 +115,8 @@ class ImportCreateApi(APIView):
             )
         except UploadTooLarge as exc:
             return Response({"file": [str(exc)]}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         job.refresh_from_db()  # with eager tasks (the quick start) the import has run already
         body = ImportJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
@@ -141,6 +143,8 @@ class ImportRollbackApi(APIView):
             raise NotFound(f"import job {job_id} does not exist") from None
         except RollbackRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         job.refresh_from_db()  # with eager tasks (the quick start) it has run already
         body = ImportJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

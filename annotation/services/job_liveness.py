@@ -26,13 +26,13 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from ..errors import QueueUnavailable
 from ..models import Job
 from ..selectors import job_is_stalled, job_last_beat
+from .imports.jobs import JOB_LOCK_CLASS
 from .jobs import job_fail, job_heartbeat, job_is_resumable, job_resume
 
 logger = logging.getLogger(__name__)
 
 # The lock an import holds for its whole transaction (services.imports._lock_job): while
 # some session holds it, that import is still running, whatever its heartbeat says.
-_IMPORT_LOCK_CLASS = 0x56414449  # "VADI"
 
 
 def job_send_on_commit(*, job_id: int, send: Callable[[], None]) -> None:
@@ -98,7 +98,7 @@ def _import_still_running(job_id: int) -> bool:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2",
-            [_IMPORT_LOCK_CLASS, job_id % 2**31],
+            [JOB_LOCK_CLASS, job_id % 2**31],
         )
         return cursor.fetchone()[0] > 0
 

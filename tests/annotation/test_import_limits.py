@@ -15,7 +15,7 @@ from django.db import connection
 
 from annotation.importers import RecordStream, UnreadableFile
 from annotation.models import Item, Job
-from annotation.services import import_job_create, import_job_run
+from annotation.services import ImportRequest, import_job_create, import_job_run
 
 REPO_ROOT = Path(settings.BASE_DIR)
 HUGE = 20_000_000  # bytes in one string of the hostile Parquet file
@@ -58,7 +58,8 @@ def one_row_per_group(tmp_path_factory) -> Path:
 
 
 def import_errors(path: Path, fmt: str = "saferlhf", **options) -> tuple[Job, list[str]]:
-    job = import_job_run(job_id=import_job_create(path=path, fmt=fmt, enqueue=False, **options).pk)
+    request = ImportRequest(path=str(path), format=fmt, **options)
+    job = import_job_run(job_id=import_job_create(request=request, enqueue=False).pk)
     errors = job.report.get("errors", [])
     return job, [f"{e['file']}:{e['line']}: {e['field']}: {e['message']}" for e in errors]
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Item, ItemRevision, Job, Status
-from annotation.services import import_file
+from annotation.services import ImportRequest, import_file
 from pipeline import services
 from scoring.evolution import ALL_OPS, choose_ops
 from scoring.toy import build_toy_model, build_toy_seq2seq
@@ -21,7 +21,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 @pytest.fixture
 def seeds(db) -> list[Item]:
-    import_file(path=FIXTURES / "cvalues_comparison_sample.jsonl", fmt="cvalues-comparison")
+    import_file(
+        request=ImportRequest(
+            path=FIXTURES / "cvalues_comparison_sample.jsonl", format="cvalues-comparison"
+        )
+    )
     return list(Item.objects.filter(status=Status.SEED).order_by("pk"))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from annotation.models import Item, Job, Status
-from annotation.services import import_file
+from annotation.services import ImportRequest, import_file
 from pipeline import services
 from scoring.evolution import ALL_OPS
 
@@ -31,7 +31,11 @@ def served_worker(workers, chat_server, settings):  # noqa: F811
 
 
 def test_saferlhf_sample_is_translated_into_candidates_by_a_worker(served_worker, chat_server):
-    import_file(path=FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl", fmt="saferlhf")
+    import_file(
+        request=ImportRequest(
+            path=FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl", format="saferlhf"
+        )
+    )
     english = dict(
         Item.objects.filter(status=Status.PENDING_TRANSLATION).values_list("pk", "instruction")
     )
@@ -48,7 +52,11 @@ def test_saferlhf_sample_is_translated_into_candidates_by_a_worker(served_worker
 
 
 def test_cvalues_prompts_evolve_two_rounds_through_a_worker(served_worker, chat_server):
-    import_file(path=FIXTURES / "cvalues_responsibility_prompts.jsonl", fmt="cvalues")
+    import_file(
+        request=ImportRequest(
+            path=FIXTURES / "cvalues_responsibility_prompts.jsonl", format="cvalues"
+        )
+    )
     seeds = list(
         Item.objects.filter(status=Status.SEED).order_by("pk").values_list("pk", flat=True)
     )

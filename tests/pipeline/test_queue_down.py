@@ -106,3 +106,18 @@ def test_resuming_while_the_queue_is_down_answers_503(redis_down, admin_api, can
     assert response.status_code == 503
     job.refresh_from_db()
     assert job.status == Job.State.FAILED and "could not be reached" in job.error
+
+
+def test_an_import_upload_answers_503_and_its_job_fails_when_the_queue_is_down(
+    redis_down, admin_api, tmp_path
+):
+    upload = tmp_path / "items.jsonl"
+    upload.write_text(
+        '{"instruction": "问", "input": "", "output": "答", "source": "manual"}\n',
+        encoding="utf-8",
+    )
+    with upload.open("rb") as f:
+        response = admin_api.post("/api/v1/imports/", {"format": "vad", "file": f})
+    assert response.status_code == 503, response.content
+    job = Job.objects.get(kind=Job.Kind.IMPORT)
+    assert job.status == Job.State.FAILED and "could not be reached" in job.error

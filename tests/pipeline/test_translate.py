@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Item, ItemRevision, Job, Status
-from annotation.services import import_file, item_change_status
+from annotation.services import ImportRequest, import_file, item_change_status
 from pipeline import services
 from scoring.generation import GenerationError
 from scoring.toy import build_toy_seq2seq
@@ -20,7 +20,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 @pytest.fixture
 def pending(db) -> list[Item]:
-    import_file(path=FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl", fmt="saferlhf")
+    import_file(
+        request=ImportRequest(
+            path=FIXTURES / "pku_saferlhf_alpaca7b_test_sample.jsonl", format="saferlhf"
+        )
+    )
     items = list(Item.objects.filter(status=Status.PENDING_TRANSLATION).order_by("pk"))
     assert len(items) >= 3
     return items

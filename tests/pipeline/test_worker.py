@@ -213,7 +213,7 @@ def test_a_worker_killed_inside_a_chunk_loses_nothing_and_duplicates_nothing(
 def test_a_killed_worker_s_job_is_labelled_stalled_and_the_sweep_resumes_it(
     workers, slow_model_path, vad_file, settings
 ):
-    import_file(path=vad_file, fmt="vad")
+    import_file(request=ImportRequest(path=vad_file, format="vad"))
     # The broker's visibility timeout stays at two hours: the chunk the killed worker held is
     # not redelivered during this test, so only the sweep (Celery beat) can resume the job.
     env = {

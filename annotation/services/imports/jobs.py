@@ -43,9 +43,10 @@ def import_job_create(
     job.save(update_fields=["params", "updated_at"])
     if enqueue:
         from ...tasks import run_import  # the task module imports the services
+        from ..job_liveness import job_send_on_commit  # that module reads JOB_LOCK_CLASS
 
         job_id = job.pk
-        transaction.on_commit(lambda: run_import.delay(job_id))
+        job_send_on_commit(job_id=job_id, send=lambda: run_import.delay(job_id))
     return job
 
 

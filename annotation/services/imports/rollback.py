@@ -103,9 +103,10 @@ def import_rollback_start(*, job_id: int, user=None, enqueue: bool = True) -> Jo
     job = job_create(kind=Job.Kind.ROLLBACK, params={"import_job": job_id}, user=user, total=total)
     if enqueue:
         from ...tasks import run_rollback  # the task module imports the services
+        from ..job_liveness import job_send_on_commit
 
         rollback_id = job.pk
-        transaction.on_commit(lambda: run_rollback.delay(rollback_id))
+        job_send_on_commit(job_id=rollback_id, send=lambda: run_rollback.delay(rollback_id))
     return job
 
 
