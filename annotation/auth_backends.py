@@ -27,7 +27,7 @@ class RoleLoadingMixin:
         return user if self.user_can_authenticate(user) else None
 
 
-class LoginAttemptBackend(RoleLoadingMixin, AxesStandaloneBackend):
+class LoginAttemptBackend(AxesStandaloneBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
@@ -35,4 +35,6 @@ class LoginAttemptBackend(RoleLoadingMixin, AxesStandaloneBackend):
 
 
 class RoleModelBackend(RoleLoadingMixin, ModelBackend):
-    """Django's ModelBackend (username and password), its users loaded with their role."""
+    """Django's ModelBackend (username and password), its users loaded with their role: the
+    backend every session names (axes' backend only refuses locked-out logins and loads no
+    users; the test client's force_login picks the first backend that does)."""
