@@ -49,7 +49,8 @@ def test_a_reviewer_taken_out_of_the_group_is_refused_at_the_next_request(
     """The role comes with the session's user (one query), read afresh on every request."""
     client = client_for(reviewer)
     item = in_review()
-    with django_assert_max_num_queries(5):  # session, user with role, item, progress, history
+    # session, user with role, item, progress (decisions, queue left), history
+    with django_assert_max_num_queries(6):
         assert client.get(f"/review/item/{item.pk}/").status_code == 200
     reviewer.groups.clear()
     assert client.get(f"/review/item/{item.pk}/").status_code == 403
