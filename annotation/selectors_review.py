@@ -4,6 +4,7 @@ Apart from selectors.py so that the review services can use them: this module im
 services (selectors.py does, for job progress), and selectors.py re-exports these names.
 """
 
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -104,12 +105,13 @@ def saved_filters_for(*, reviewer) -> QuerySet[SavedFilter]:
 def review_progress(*, reviewer) -> dict[str, int]:
     """{"today", "week", "queue_left"}: the reviewer's decisions since local midnight and
     since Monday (undone ones not counted), and the items in review. Cached up to
-    VAD_REVIEW_PROGRESS_CACHE_SECONDS; a decision clears the reviewer's own counts."""
+    VAD_REVIEW_PROGRESS_CACHE_SECONDS; a decision adds itself to the reviewer's cached
+    counts (review_progress_count_decision), an undo clears them."""
     ttl = settings.VAD_REVIEW_PROGRESS_CACHE_SECONDS
     key = review_progress_cache_key(reviewer.pk)
     cached = cache.get(key)
-    if cached is not None:
-        return cached
+    if isinstance(cached, tuple):  # (an entry of the older, plain form is counted again)
+        return cached[0]
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     counts = ReviewDecision.objects.filter(
@@ -120,8 +122,31 @@ def review_progress(*, reviewer) -> dict[str, int]:
         queue_left = Item.objects.filter(status=Status.IN_REVIEW).count()
         cache.set(QUEUE_LEFT_CACHE_KEY, queue_left, ttl)
     progress = {"today": counts["today"], "week": counts["week"], "queue_left": queue_left}
-    cache.set(key, progress, ttl)
+    # With the day they count (the week starts on a day too) and when they expire.
+    cache.set(key, (progress, today.date(), time.time() + ttl), ttl)
     return progress
+
+
+def review_progress_count_decision(*, reviewer_id: int) -> None:
+    """Count a decision just committed in the reviewer's cached progress, if it is cached.
+
+    Clearing the cache instead made the panel after every decision count the week's
+    decisions again: one aggregate query per decision (1 ms of app CPU and growing with the
+    week's decisions). The counts keep their expiry; across midnight (a new day, maybe a new
+    week) they are dropped and counted afresh. Two decisions of one reviewer committing at
+    the same instant may count once until the counts expire (within the 30 s they may lag).
+    """
+    key = review_progress_cache_key(reviewer_id)
+    cached = cache.get(key)
+    if not isinstance(cached, tuple):
+        return
+    progress, day, expires = cached
+    left = expires - time.time()
+    if day != timezone.localdate() or left < 1:
+        cache.delete(key)
+        return
+    progress = {**progress, "today": progress["today"] + 1, "week": progress["week"] + 1}
+    cache.set(key, (progress, day, expires), left)
 
 
 def item_history(*, item_id: int) -> QuerySet[ItemRevision]:

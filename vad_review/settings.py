@@ -361,7 +361,10 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 # lifts every lockout.
 AUTHENTICATION_BACKENDS = [
     "annotation.auth_backends.LoginAttemptBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, whose users come with their review role (one query a request
+    # fewer). Sessions name the backend that logged them in: ones made under the plain
+    # ModelBackend (before this backend) must log in again.
+    "annotation.auth_backends.RoleModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("VAD_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("VAD_LOGIN_COOLOFF_MINUTES", 30))

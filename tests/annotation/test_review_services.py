@@ -389,6 +389,19 @@ def test_progress_counts_decisions_not_undone_and_the_queue_left(
     assert review_progress(reviewer=reviewer_user)["queue_left"] == 2
 
 
+def test_a_decision_counts_itself_in_the_cached_progress_without_counting_again(
+    reviewer_user, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    first, second = in_review(categorization="person"), in_review(categorization="social")
+    item_accept(item_id=first.pk, reviewer=reviewer_user, version=1)
+    assert review_progress(reviewer=reviewer_user)["today"] == 1  # counted, then cached
+    with django_capture_on_commit_callbacks(execute=True):
+        item_reject(item_id=second.pk, reviewer=reviewer_user, version=1, reason="wrong")
+    with django_assert_num_queries(0):
+        progress = review_progress(reviewer=reviewer_user)
+    assert (progress["today"], progress["week"]) == (2, 2)
+
+
 def test_item_history_lists_every_change_oldest_first(reviewer_user):
     item = in_review()
     item_classify(item_id=item.pk, user=reviewer_user, version=1, categorization="social")

@@ -43,6 +43,19 @@ def test_users_without_a_role_get_403(client_for):
     assert client_for(nobody).get("/review/").status_code == 403
 
 
+def test_a_reviewer_taken_out_of_the_group_is_refused_at_the_next_request(
+    reviewer, client_for, django_assert_max_num_queries
+):
+    """The role comes with the session's user (one query), read afresh on every request."""
+    client = client_for(reviewer)
+    item = in_review()
+    # session, user with role, item, progress (decisions, queue left), history
+    with django_assert_max_num_queries(6):
+        assert client.get(f"/review/item/{item.pk}/").status_code == 200
+    reviewer.groups.clear()
+    assert client.get(f"/review/item/{item.pk}/").status_code == 403
+
+
 def test_reviewers_cannot_reach_admin_pages(reviewer, client_for):
     client = client_for(reviewer)
     assert client.get("/admin/").status_code == 302  # the admin's own login page
