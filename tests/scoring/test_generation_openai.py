@@ -67,9 +67,17 @@ def make_handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            self.counted = True
             try:
                 self._answer()
             finally:
+                self._done()
+
+        def _done(self) -> None:
+            # Counted out before the reply's last byte leaves: once the client has the
+            # answer it may send its next request, which must not find this one still counted.
+            if self.counted:
+                self.counted = False
                 with state.lock:
                     state.in_flight -= 1
 
@@ -96,6 +104,7 @@ def make_handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                self._done()
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
