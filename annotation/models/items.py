@@ -1,11 +1,11 @@
-"""Items of the VAD dataset, their revision history, and the jobs that make them (SPEC §2, §5)."""
+"""Items of the VAD dataset, their search keys and their revision history (SPEC §2)."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .fields import AsciiKeyField, SearchKeysField
+from ..fields import AsciiKeyField, SearchKeysField
 
 
 class Source(models.TextChoices):
@@ -38,7 +38,7 @@ STATUSES_WITHOUT_OUTPUT = (Status.SEED, Status.PENDING_EVOLUTION)
 REVIEWED_STATUSES = (Status.ACCEPTED, Status.REJECTED)
 
 
-def _in_choices(field: str, choices: type[models.TextChoices]) -> Q:
+def in_choices(field: str, choices: type[models.TextChoices]) -> Q:
     return Q(**{f"{field}__in": choices.values})
 
 
@@ -109,17 +109,17 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["content_hash"], name="item_content_hash_unique"),
             models.UniqueConstraint(fields=["source_key"], name="item_source_key_unique"),
             models.CheckConstraint(
-                condition=_in_choices("source", Source),
+                condition=in_choices("source", Source),
                 name="item_source_valid",
                 violation_error_message=_("The source must be manual, synthetic or translated."),
             ),
             models.CheckConstraint(
-                condition=_in_choices("categorization", Categorization),
+                condition=in_choices("categorization", Categorization),
                 name="item_categorization_valid",
                 violation_error_message=_("The category must be person, social or nation."),
             ),
             models.CheckConstraint(
-                condition=_in_choices("status", Status),
+                condition=in_choices("status", Status),
                 name="item_status_valid",
                 violation_error_message=_("This status does not exist."),
             ),
@@ -248,212 +248,10 @@ class ItemRevision(models.Model):
         ordering = ["item_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=_in_choices("field", RevisionField), name="revision_field_valid"
+                condition=in_choices("field", RevisionField), name="revision_field_valid"
             ),
         ]
         indexes = [models.Index(fields=["item", "created_at"], name="revision_item_time")]
 
     def __str__(self) -> str:
         return f"item {self.item_id} v{self.version}: {self.field}"
-
-
-class JobKind(models.TextChoices):
-    IMPORT = "import", _("import")
-    TRANSLATE = "translate", _("translate")
-    EVOLVE = "evolve", _("evolve")
-    SCORE = "score", _("score")
-    FILTER = "filter", _("filter")
-    BULK_ACTION = "bulk_action", _("bulk action")
-    RELEASE = "release", _("release")
-    ROLLBACK = "rollback", _("rollback")
-
-
-class JobState(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    RUNNING = "running", _("running")
-    SUCCEEDED = "succeeded", _("succeeded")
-    FAILED = "failed", _("failed")
-    CANCELLED = "cancelled", _("cancelled")
-
-
-class Job(models.Model):
-    Kind = JobKind
-    State = JobState
-    FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
-
-    kind = models.CharField(max_length=16, choices=JobKind.choices)
-    params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    report = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    # The last sign of life of the worker running the job (services.job_heartbeat). A running
-    # job without one for VAD_JOB_STALL_SECONDS is *stalled* (selectors.job_is_stalled): a
-    # label derived from this, not a status.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.CheckConstraint(condition=_in_choices("kind", JobKind), name="job_kind_valid"),
-            models.CheckConstraint(
-                condition=_in_choices("status", JobState), name="job_status_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["kind", "status"], name="job_kind_status")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} job #{self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED_STATES
-
-
-class JobChunk(models.Model):
-    """A slice of a pipeline job's work that commits on its own.
-
-    A chunk is marked done in the same transaction as its writes, so a redelivered task
-    (a killed worker, acks_late) finds it done and neither duplicates work nor progress.
-    """
-
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    item_ids = models.JSONField(default=list)
-    done = models.BooleanField(default=False)
-    attempts = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["job_id", "index"]
-        constraints = [
-            models.UniqueConstraint(fields=["job", "index"], name="jobchunk_unique_index"),
-        ]
-
-    def __str__(self) -> str:
-        return f"job {self.job_id} chunk {self.index}"
-
-
-class ExportLog(models.Model):
-    """Streamed exports are not jobs, but who exported what is kept (SPEC §5)."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    format = models.CharField(max_length=8)
-    filters = models.JSONField(default=dict, blank=True)
-    count = models.PositiveIntegerField(null=True, blank=True)
-    completed = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return f"{self.format} export #{self.pk} by {self.user_id}"
-
-
-class ReviewDecision(models.Model):
-    """An accept or reject, with what it replaced, so that its reviewer can undo it (SPEC §2).
-
-    Also what the reviewer's progress counts (today, this week).
-    """
-
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_decisions")
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_decisions"
-    )
-    status = models.CharField(max_length=24, choices=Status.choices)
-    version = models.PositiveIntegerField(help_text="the item's version after the decision")
-    previous_status = models.CharField(max_length=24, choices=Status.choices)
-    previous_reason = models.TextField(blank=True, default="")
-    previous_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    previous_reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    undone_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["reviewer", "created_at"], name="decision_reviewer_time"),
-            models.Index(fields=["item", "reviewer"], name="decision_item_reviewer"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.reviewer_id} {self.status} item {self.item_id}"
-
-
-class ReviewSkip(models.Model):
-    """An item a reviewer skipped: it goes to the back of that reviewer's queue."""
-
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_skips")
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_skips"
-    )
-    skipped_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["reviewer", "item"], name="review_skip_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.reviewer_id} skipped item {self.item_id}"
-
-
-class SavedFilter(models.Model):
-    """A named review-queue filter (query parameters, e.g. {"source": "translated"}).
-
-    Without an owner it is shared with every reviewer.
-    """
-
-    name = models.CharField(max_length=100)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="saved_filters",
-    )
-    params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="saved_filter_unique_name"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Guideline(models.Model):
-    """The annotation guidelines in one language (SPEC §7): plain text that admins edit.
-
-    Lines starting with "# " are headings and lines starting with "- " are list entries;
-    the page renders them as such, always escaped (annotation.guidelines.guideline_blocks).
-    """
-
-    language = models.CharField(max_length=16, unique=True)
-    body = models.TextField()
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["language"]
-
-    def __str__(self) -> str:
-        return f"guidelines ({self.language})"
