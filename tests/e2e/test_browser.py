@@ -9,6 +9,7 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from annotation.models import Status
 from tests.factories import make_item, make_user
@@ -93,7 +94,7 @@ def test_a_reviewer_logs_in_reads_the_dashboard_switches_language_and_logs_out(p
     assert "最近任务" not in page.content()  # jobs are for admins
 
     page.select_option("select[name=language]", "en")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert page.locator("h1").inner_text() == "Dashboard"
     assert page.locator("#item-counts h2").first.inner_text() == "Items by status"
 
@@ -148,9 +149,7 @@ def test_an_admin_starts_a_filter_job_from_the_panel_and_watches_it_finish(page,
     status.wait_for()
     assert status.get_attribute("data-job-status") == "succeeded"
     # So do the counts: one item went to review, one was filtered out.
-    page.wait_for_function(
-        "document.querySelector('td[data-status=in_review]').textContent === '1'"
-    )
+    expect(page.locator('td[data-status="in_review"]')).to_have_text("1")
     assert page.locator('td[data-status="filtered_out"]').inner_text() == "1"
 
 
@@ -173,7 +172,7 @@ def test_the_pages_and_the_api_docs_work_under_the_content_security_policy(page,
     page.wait_for_url(f"{live_server.url}/")
     assert page.evaluate("typeof window.htmx") == "object"
     page.select_option("select[name=language]", "en")  # app.js, not an inline handler
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.goto(f"{live_server.url}/api/v1/docs/")
     page.wait_for_selector(".swagger-ui .info .title")

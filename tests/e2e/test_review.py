@@ -6,6 +6,7 @@ language; the database is checked after each step."""
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from annotation.models import Item, ItemRevision, Source, Status
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
@@ -82,10 +83,9 @@ def _shown(page) -> str:
 
 
 def _wait_for_item(page, item_id: int) -> None:
-    page.wait_for_function(
-        "id => document.querySelector('#item-panel > [data-mode]')?.dataset.itemId === id",
-        arg=str(item_id),
-    )
+    # A locator, not wait_for_function: evaluating a string needs 'unsafe-eval', which the
+    # pages' Content-Security-Policy refuses.
+    page.locator(f'#item-panel > [data-mode][data-item-id="{item_id}"]').wait_for()
 
 
 def _translated(ifd: float, n: int) -> Item:
@@ -250,7 +250,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_edits_resolves_a_conflict_and_un
 
     # 7. Switch language: the same item, now in English.
     page.select_option("select[name=language]", "en")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert _shown(page) == str(third.pk)
     assert "Accept" in page.locator("[data-action=accept]").inner_text()
     page.keyboard.press("?")
