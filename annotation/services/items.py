@@ -248,11 +248,15 @@ def item_edit(
     return item
 
 
-def _lock_for_write(*, item_id: int, user, version: int | None) -> Item:
-    """The item, locked, after the checks every write makes: its version (when given) and
-    the claim (only its holder may change an item someone holds)."""
+def _lock_for_write(*, item_id: int, user, version: int) -> Item:
+    """The item, locked, after the checks every write makes: its version and the claim (only
+    its holder may change an item someone holds)."""
+    if not isinstance(version, int):
+        # Every write carries the version its author last saw (SPEC §7.1): without one, a
+        # stale write could not be told from a fresh one.
+        raise ValidationError({"version": gettext("say which version of the item you changed")})
     item = Item.objects.select_for_update().get(pk=item_id)
-    if version is not None and item.version != version:
+    if item.version != version:
         raise StaleEdit(item_id=item.pk, expected_version=version, current_version=item.version)
     claim_check(item=item, user=user)
     return item

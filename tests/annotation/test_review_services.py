@@ -288,6 +288,27 @@ def test_classify_refuses_anything_but_the_three_classes(reviewer_user, value):
     assert fresh(item).version == 1
 
 
+@pytest.mark.parametrize("write", ["classify", "edit", "accept", "reject"])
+def test_a_write_without_the_version_it_was_made_on_is_refused(reviewer_user, write):
+    item = in_review(categorization="person")
+    calls = {
+        "classify": lambda: item_classify(
+            item_id=item.pk, user=reviewer_user, version=None, categorization="social"
+        ),
+        "edit": lambda: item_edit(
+            item_id=item.pk, user=reviewer_user, version=None, changes={"output": "新的回答"}
+        ),
+        "accept": lambda: item_accept(item_id=item.pk, reviewer=reviewer_user, version=None),
+        "reject": lambda: item_reject(
+            item_id=item.pk, reviewer=reviewer_user, version=None, reason="wrong"
+        ),
+    }
+    with pytest.raises(ValidationError) as refused:
+        calls[write]()
+    assert "version" in refused.value.message_dict
+    assert fresh(item).version == 1 and fresh(item).status == Status.IN_REVIEW
+
+
 def test_classify_then_accept_each_with_the_version_the_previous_returned(reviewer_user):
     review_item = in_review()
     item = review_claim(reviewer=reviewer_user)
