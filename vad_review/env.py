@@ -1,6 +1,7 @@
 """Reading settings from environment variables: typed, with defaults for unset or empty ones."""
 
 import os
+from pathlib import Path
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -22,3 +23,20 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def cache_from_url(url: str, *, files: Path, prefix: str) -> dict:
+    """A Django cache from VAD_CACHE_URL: `locmem://` (one process), `file://` (`files`, or
+    `file:///a/folder`: processes on one machine), otherwise a Redis URL."""
+    if url.startswith("locmem://"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if url.startswith("file://"):
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": url.removeprefix("file://") or str(files),
+        }
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": prefix,
+    }

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
-from .env import env_bool, env_float, env_int, env_list
+from .env import cache_from_url, env_bool, env_float, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
@@ -240,23 +240,13 @@ VAD_CACHE_URL = os.environ.get("VAD_CACHE_URL") or (
     if CELERY_BROKER_URL.startswith("filesystem://")
     else CELERY_BROKER_URL
 )
-if VAD_CACHE_URL.startswith("locmem://"):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-elif VAD_CACHE_URL.startswith("file://"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": VAD_CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache"),
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": VAD_CACHE_URL,
-            "KEY_PREFIX": os.environ.get("VAD_CACHE_PREFIX", "vad"),
-        }
-    }
+CACHES = {
+    "default": cache_from_url(
+        VAD_CACHE_URL,
+        files=VAR_DIR / "cache",
+        prefix=os.environ.get("VAD_CACHE_PREFIX", "vad"),
+    )
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
