@@ -5,8 +5,6 @@ browser, htmx actually loaded from our static files, Chinese glyphs drawn with a
 and the language menu switching on its own (it submits on change, by script).
 """
 
-import os
-
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
@@ -16,15 +14,6 @@ from tests.factories import make_item, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "browser-pw-123"
 
 # Two different characters drawn on a canvas: with a CJK font they differ, as missing-glyph
@@ -40,26 +29,6 @@ _GLYPHS_DIFFER = """() => {
   };
   return draw("概") !== draw("览");
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    # between browser steps are still plain synchronous code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

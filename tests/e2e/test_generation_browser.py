@@ -7,7 +7,7 @@ from annotation.models import Item, Job, Source, Status
 from tests.factories import make_item, make_user
 from tests.pipeline.conftest import chat_server, default_respond, served  # noqa: F401
 
-from .test_browser import PASSWORD, _log_in, browser, page  # noqa: F401
+from .test_browser import PASSWORD, _log_in, page  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

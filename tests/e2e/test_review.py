@@ -9,30 +9,12 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation.models import Item, ItemRevision, Source, Status
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.test_browser import PASSWORD
 from tests.factories import make_item, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCREENSHOTS = os.environ.get("VAD_SCREENSHOT_DIR", "/tmp")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 # The policy another part of the project adds: no inline script of any kind. Served here on
