@@ -209,3 +209,13 @@ def apply_filters(
     if not filterset.is_valid():
         raise InvalidFilters(filterset.errors)
     return filterset.qs
+
+
+def query_values(filters: Mapping, name: str) -> list[str]:
+    """The non-empty values given for `name`, from a QueryDict or a plain mapping."""
+    raw = filters.getlist(name) if hasattr(filters, "getlist") else filters.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        raw = [raw]
+    return [str(value) for value in raw if str(value) != ""]

@@ -10,7 +10,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .filters import ExportFilter, ItemFilter, apply_filters
+from .filters import ExportFilter, ItemFilter, apply_filters, query_values
 from .hashing import VAD_FIELDS
 from .models import Guideline, Item, ItemRevision, Job, Source, Status
 from .selectors_review import (  # noqa: F401  (the review workspace's reads, re-exported)
@@ -149,7 +149,7 @@ def export_filters_with_defaults(filters: Mapping | None) -> dict[str, str]:
     """The export's filters as plain strings, with the default status (only accepted items)."""
     given: dict[str, str] = {}
     for name in ExportFilter.base_filters:
-        values = _query_values(filters or {}, name)
+        values = query_values(filters or {}, name)
         if values:
             given[name] = ",".join(values)
     given.setdefault("status", Status.ACCEPTED)
@@ -172,15 +172,6 @@ def export_rows(*, filters: Mapping | None = None, include_meta: bool = False) -
         )
         columns = (*EXPORT_COLUMNS, *EXPORT_META_COLUMNS)
     return items.order_by("id").values_list(*columns)
-
-
-def _query_values(filters: Mapping, name: str) -> list[str]:
-    raw = filters.getlist(name) if hasattr(filters, "getlist") else filters.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        raw = [raw]
-    return [str(value) for value in raw if str(value) != ""]
 
 
 def ifd_model_is_demo(*, model: str) -> bool:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext
 
-from .filters import InvalidFilters, ReviewQueueFilter, apply_filters
+from .filters import InvalidFilters, ReviewQueueFilter, apply_filters, query_values
 from .models import Item, ItemRevision, ReviewDecision, ReviewSkip, SavedFilter, Status
 
 QUEUE_LEFT_CACHE_KEY = "review:queue_left"
@@ -24,15 +24,6 @@ QUEUE_LEFT_CACHE_KEY = "review:queue_left"
 def review_progress_cache_key(reviewer_id: int) -> str:
     """Where review_progress caches a reviewer's counts; their decisions clear it."""
     return f"review:progress:{reviewer_id}"
-
-
-def _query_values(filters: Mapping, name: str) -> list[str]:
-    raw = filters.getlist(name) if hasattr(filters, "getlist") else filters.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        raw = [raw]
-    return [str(value) for value in raw if str(value) != ""]
 
 
 # The order the item_review_queue index holds: IFD high to low, unscored items last.
@@ -78,7 +69,7 @@ def review_filter_params(*, reviewer, filters: Mapping | None) -> dict[str, list
     """The queue's filter parameters, with a saved filter's merged under the given ones."""
     params: dict[str, list[str]] = {}
     given = filters or {}
-    saved_id = _query_values(given, "saved_filter")
+    saved_id = query_values(given, "saved_filter")
     if saved_id:
         saved = saved_filters_for(reviewer=reviewer).filter(
             pk=int(saved_id[0]) if saved_id[0].isdigit() else None
@@ -91,7 +82,7 @@ def review_filter_params(*, reviewer, filters: Mapping | None) -> dict[str, list
         for name, value in found.params.items():
             params[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
     for name in ReviewQueueFilter.base_filters:
-        values = _query_values(given, name)
+        values = query_values(given, name)
         if values:
             params[name] = values
     return params
