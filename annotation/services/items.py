@@ -232,6 +232,20 @@ def item_edit(
         update_fields.append("claim_expires_at")
     item.save(update_fields=update_fields)
     ItemRevision.objects.bulk_create(
+        _field_revisions(
+            item=item, old_values=old_values, changes=changed, user=user, reason=reason
+        )
+    )
+    if not held_it:
+        claims_renew(user=user)
+    return item
+
+
+def _field_revisions(
+    *, item: Item, old_values: dict[str, str], changes: dict[str, str], user, reason: str = ""
+) -> list[ItemRevision]:
+    """One unsaved revision per changed field, at the item's (already bumped) version."""
+    return [
         ItemRevision(
             item=item,
             version=item.version,
@@ -241,11 +255,8 @@ def item_edit(
             reason=reason,
             user=user,
         )
-        for field, value in changed.items()
-    )
-    if not held_it:
-        claims_renew(user=user)
-    return item
+        for field, value in changes.items()
+    ]
 
 
 def _lock_for_write(*, item_id: int, user, version: int) -> Item:
@@ -323,17 +334,9 @@ def _decide(
         item.content_hash = item_content_hash(item)
         refuse_duplicate_content(item_id=item.pk, digest=item.content_hash)
         item.version += 1
-        revisions += [
-            ItemRevision(
-                item=item,
-                version=item.version,
-                field=field,
-                old_value=old_values[field],
-                new_value=value,
-                user=reviewer,
-            )
-            for field, value in changes.items()
-        ]
+        revisions += _field_revisions(
+            item=item, old_values=old_values, changes=changes, user=reviewer
+        )
         fields += [*changes, "content_hash"]
     item.version += 1
     revisions.append(
