@@ -40,3 +40,15 @@ def cache_from_url(url: str, *, files: Path, prefix: str) -> dict:
         "LOCATION": url,
         "KEY_PREFIX": prefix,
     }
+
+
+def filesystem_broker_folders(root: Path) -> dict:
+    """kombu's filesystem transport options for a queue under `root`, folders made."""
+    queue, control = root / "queue", root / "control"
+    for folder in (queue, control):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "control_folder": str(control),
+    }

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
-from .env import cache_from_url, env_bool, env_float, env_int, env_list
+from .env import cache_from_url, env_bool, env_float, env_int, env_list, filesystem_broker_folders
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
@@ -219,15 +219,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Messages are taken off the queue when a worker reads them, so a worker killed mid-task
 # loses that task (use Redis where that matters).
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_queue = VAR_DIR / "broker" / "queue"
-    _broker_control = VAR_DIR / "broker" / "control"
-    for _folder in (_broker_queue, _broker_control):
-        _folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS.update(
-        data_folder_in=str(_broker_queue),
-        data_folder_out=str(_broker_queue),
-        control_folder=str(_broker_control),
-    )
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(filesystem_broker_folders(VAR_DIR / "broker"))
 
 # Job progress must be visible while an import's transaction is still open, so it lives in
 # the cache, which every process must see: Redis when there is a Redis broker, files
