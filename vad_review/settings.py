@@ -15,7 +15,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
 
-from .env import cache_from_url, env_bool, env_float, env_int, env_list, filesystem_broker_folders
+from .env import (
+    cache_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    filesystem_broker_folders,
+    postgres_statement_options,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAD_VAR_DIR", BASE_DIR / "var"))
@@ -116,6 +124,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(postgres_statement_options())
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

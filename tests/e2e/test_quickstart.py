@@ -159,7 +159,16 @@ def test_the_quick_start_from_set_up_to_export(tmp_path):
         )  # fmt: skip
         assert busy.returncode == 2 and "make run PORT=" in busy.stderr
         assert dotenv_values(var / "local.env") == local
-        _log_in(base, "reviewer", local["VAD_DEMO_REVIEWER_PASSWORD"])
+        reviewer = _log_in(base, "reviewer", local["VAD_DEMO_REVIEWER_PASSWORD"])
+        # The review page claims an item on SQLite too, and a reload shows the one held.
+        first = re.search(r'data-item-id="(\d+)"', reviewer.open(f"{base}/review/").read().decode())
+        again = re.search(r'data-item-id="(\d+)"', reviewer.open(f"{base}/review/").read().decode())
+        assert first and again and first.group(1) == again.group(1)
+        held = _query(
+            var, "SELECT u.username FROM annotation_item i JOIN auth_user u ON u.id = "
+            "i.claimed_by_id WHERE i.id = ? AND i.claim_expires_at IS NOT NULL", first.group(1)
+        )  # fmt: skip
+        assert held == [("reviewer",)]
     finally:
         run.send_signal(signal.SIGINT)  # Ctrl-C
         try:
