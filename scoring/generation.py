@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 Purpose = Literal["translate", "evolve"]
 
@@ -79,6 +79,34 @@ class GenerationError(RuntimeError):
     def __init__(self, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+Output = TypeVar("Output")
+
+
+def run_setting_aside(
+    run: Callable[[list[int]], list[Output]], count: int, *, most: int
+) -> tuple[dict[int, Output], dict[int, str]]:
+    """Run `run` on the positions 0..count-1 (one output each, in order); when it fails with
+    a GenerationError that blames one of them (``index``: a place in the list it was given),
+    set that position aside with the error and run the others again, at most `most` times.
+
+    Returns (outputs by position, errors by position set aside). One prompt a model cannot
+    take (longer than its context, refused with a 400) would otherwise fail its whole chunk
+    again on every resume. More failures than `most`, or one that blames no single request
+    (a server that is down), raise the error: that is the setup, not an item.
+    """
+    todo = list(range(count))
+    failed: dict[int, str] = {}
+    while True:
+        try:
+            outputs = run(todo) if todo else []
+        except GenerationError as error:
+            if error.index is None or not 0 <= error.index < len(todo) or len(failed) >= most:
+                raise
+            failed[todo.pop(error.index)] = str(error)
+            continue
+        return dict(zip(todo, outputs, strict=True)), failed
 
 
 _REASONING = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)

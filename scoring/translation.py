@@ -28,7 +28,15 @@ FLAG_LENGTH_RATIO = "translation_length_ratio"
 FLAG_REPETITION = "translation_repetition"
 FLAG_UNTRANSLATED_LATIN = "translation_untranslated_latin"
 FLAG_EMPTY = "translation_empty"
-TRANSLATION_FLAGS = (FLAG_LENGTH_RATIO, FLAG_REPETITION, FLAG_UNTRANSLATED_LATIN, FLAG_EMPTY)
+# The model could not translate the item (one request refused, e.g. longer than its context).
+FLAG_FAILED = "translation_failed"
+TRANSLATION_FLAGS = (
+    FLAG_LENGTH_RATIO,
+    FLAG_REPETITION,
+    FLAG_UNTRANSLATED_LATIN,
+    FLAG_EMPTY,
+    FLAG_FAILED,
+)
 
 # Sentences longer than this (characters) are cut again at clause boundaries, then spaces.
 MAX_SEGMENT_CHARS = 400
@@ -290,17 +298,20 @@ def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, see
     requests and return Simplified Chinese, in input order; an empty text stays empty.
 
     A chat model gets each whole text in `TRANSLATION_PROMPT`; a seq2seq model gets every
-    sentence of every text (segment_text), whose translations are put back in place.
+    sentence of every text (segment_text), whose translations are put back in place. A
+    GenerationError that blames one request names the text it came from (its ``index``).
     """
     from .generation import GenerationRequest
 
     if generator.is_chat:
         todo = [n for n, text in enumerate(texts) if text.strip()]
-        replies = generator.generate(
+        replies = _generate_for_texts(
+            generator,
             [
                 GenerationRequest(translation_messages(texts[n]), max_new_tokens=max_new_tokens)
                 for n in todo
             ],
+            text_of_request=todo,
             seed=seed,
         )
         out = [""] * len(texts)
@@ -309,8 +320,10 @@ def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, see
         return out
     segmented = [segment_text(text) for text in texts]
     sentences = [s for seg in segmented for s in seg.sentences]
-    replies = generator.generate(
+    replies = _generate_for_texts(
+        generator,
         [GenerationRequest(seq2seq_messages(s), max_new_tokens=max_new_tokens) for s in sentences],
+        text_of_request=[n for n, seg in enumerate(segmented) for _ in seg.sentences],
         seed=seed,
     )
     out, at = [], 0
@@ -320,6 +333,17 @@ def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, see
         joined = seg.rejoin(part) if any(part) else ""
         out.append(to_simplified(joined))
     return out
+
+
+def _generate_for_texts(generator, requests, *, text_of_request: list[int], seed: int):
+    from .generation import GenerationError
+
+    try:
+        return generator.generate(requests, seed=seed)
+    except GenerationError as error:
+        if error.index is None:
+            raise
+        raise GenerationError(str(error), index=text_of_request[error.index]) from error
 
 
 def translation_provenance(generator, *, model: str) -> dict:

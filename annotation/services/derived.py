@@ -96,6 +96,7 @@ def item_apply_translation(
         item.status_reason = ""
     if translation is not None:
         origin["translation"] = translation
+    origin.pop("translation_error", None)  # what an earlier failed attempt left
     for field, value in new.items():
         setattr(item, field, value)
     item.origin = origin
@@ -230,6 +231,7 @@ def item_apply_answer(
     item.flags = _merged_flags(item.flags, drop=drop_flags, add=flags)
     if generation:
         item.origin = {**item.origin, "answer": generation}
+    item.origin.pop("answer_error", None)  # what an earlier failed attempt left
     item.save()
     ItemRevision.objects.bulk_create(revisions)
     return item

@@ -7,7 +7,13 @@
    no-information-gain rule on, the model's verdict (an unparseable one is asked once more,
    then the item is kept and flagged `judge_unparsed`). The answers, the rules' decisions and
    the chunk's done mark are written in one transaction.
+3. A request the model refuses on its own (longer than its context, say) fails only its
+   item: no child for that parent this time (counted), a child left `pending_evolution` and
+   flagged `answer_failed` with the error in `origin.answer_error`, or a verdict counted as
+   unparsed. More than one in ten such failures fail the chunk, as a server that is down does.
 """
+
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -25,7 +31,20 @@ from annotation.services import (
 )
 
 from .evolve import EvolveParams, evolve_plan_next
-from .generate import chunk_begin, chunk_fail, generator_for, job_report_add
+from .generate import (
+    chunk_begin,
+    chunk_fail,
+    failures_allowed,
+    generator_for,
+    job_report_add,
+)
+
+
+@dataclass(frozen=True)
+class AnswerFailed:
+    """In place of an answer: the model refused this child's request (`error` says why)."""
+
+    error: str
 
 
 def evolve_chunk_run(*, job_id: int, chunk_index: int) -> int:
@@ -93,22 +112,24 @@ def _evolve(generator, *, params: EvolveParams, job, round: int, parent_ids, cou
     ]
     if not todo:
         return
-    replies = generator.generate(
-        [
-            GenerationRequest(
-                evolve_messages(
-                    op=op,
-                    instruction=parent.instruction,
-                    reference_output=parent.origin.get("reference_output") or "",
-                    domain=parent.origin.get("domain_zh") or parent.origin.get("domain") or "",
-                ),
-                max_new_tokens=params.max_new_tokens,
-            )
-            for parent, op in todo
-        ],
-        seed=params.seed,
-    )
+    requests = [
+        GenerationRequest(
+            evolve_messages(
+                op=op,
+                instruction=parent.instruction,
+                reference_output=parent.origin.get("reference_output") or "",
+                domain=parent.origin.get("domain_zh") or parent.origin.get("domain") or "",
+            ),
+            max_new_tokens=params.max_new_tokens,
+        )
+        for parent, op in todo
+    ]
+    replies, failed = _generate(generator, requests, seed=params.seed)
+    if failed:  # no child for these: a later round or job tries the parent again
+        counts["evolve_failed"] = counts.get("evolve_failed", 0) + len(failed)
     for (parent, op), reply in zip(todo, replies, strict=True):
+        if reply is None:
+            continue
         instruction = clean_generated(reply)
         if not instruction:
             counts["empty_generations"] = counts.get("empty_generations", 0) + 1
@@ -126,13 +147,28 @@ def _evolve(generator, *, params: EvolveParams, job, round: int, parent_ids, cou
             counts["duplicates_skipped"] = counts.get("duplicates_skipped", 0) + 1
 
 
-def _answers(generator, *, params: EvolveParams, children: list[Item]) -> list[str]:
+def _generate(generator, requests: list, *, seed: int) -> tuple[list[str | None], dict]:
+    """One reply per request, None where the model refused that request alone (its error in
+    the dict, by position); more such failures than failures_allowed raise, as others do."""
+    from scoring.generation import run_setting_aside
+
+    replies, failed = run_setting_aside(
+        lambda positions: generator.generate([requests[n] for n in positions], seed=seed),
+        len(requests),
+        most=failures_allowed(len(requests)),
+    )
+    return [replies.get(n) for n in range(len(requests))], failed
+
+
+def _answers(generator, *, params: EvolveParams, children: list[Item]) -> list:
+    """Each child's answer: text, or AnswerFailed where the model refused its request."""
     from scoring.evolution import answer_messages, clean_generated
     from scoring.generation import GenerationRequest
 
     if not children:
         return []
-    replies = generator.generate(
+    replies, failed = _generate(
+        generator,
         [
             GenerationRequest(
                 answer_messages(c.instruction, c.input), max_new_tokens=params.max_new_tokens
@@ -141,7 +177,10 @@ def _answers(generator, *, params: EvolveParams, children: list[Item]) -> list[s
         ],
         seed=params.seed,
     )
-    return [clean_generated(r) for r in replies]
+    return [
+        AnswerFailed(failed[n]) if reply is None else clean_generated(reply)
+        for n, reply in enumerate(replies)
+    ]
 
 
 def _verdicts(generator, *, params: EvolveParams, children: list[Item], counts) -> list:
@@ -156,7 +195,8 @@ def _verdicts(generator, *, params: EvolveParams, children: list[Item], counts) 
     for attempt in range(2):  # an unparseable verdict is asked for once more
         if not todo:
             break
-        replies = generator.generate(
+        replies, _ = _generate(
+            generator,
             [
                 GenerationRequest(
                     judge_messages(
@@ -169,7 +209,8 @@ def _verdicts(generator, *, params: EvolveParams, children: list[Item], counts) 
             seed=params.seed + attempt,
         )
         for n, reply in zip(todo, replies, strict=True):
-            verdicts[n] = parse_verdict(reply)
+            # A refused request counts as a verdict that did not parse.
+            verdicts[n] = None if reply is None else parse_verdict(reply)
         todo = [n for n in todo if verdicts[n] is None]
         if attempt == 0 and todo:
             counts["judge_retried"] = counts.get("judge_retried", 0) + len(todo)
@@ -190,6 +231,14 @@ def _write(*, job_id, chunk_index, params, children, answers, verdicts, counts) 
         current = Item.objects.select_for_update().get(pk=child.pk)
         if not params.reanswer and current.status != Status.PENDING_EVOLUTION:
             continue  # answered meanwhile
+        if isinstance(answer, AnswerFailed):  # left as it was, flagged, the error kept
+            item_set_flags(
+                item_id=child.pk,
+                add=["answer_failed"],
+                origin_updates={"answer_error": {"model": params.model, "error": answer.error}},
+            )
+            counts["answer_failed"] = counts.get("answer_failed", 0) + 1
+            continue
         if not answer.strip():
             item_set_flags(item_id=child.pk, add=["answer_empty"])
             counts["empty_generations"] = counts.get("empty_generations", 0) + 1
@@ -213,6 +262,7 @@ def _write(*, job_id, chunk_index, params, children, answers, verdicts, counts) 
                 drop_flags=[
                     *([] if params.reanswer else [FLAG_JUDGE_UNPARSED]),
                     "answer_empty",
+                    "answer_failed",
                     *rule_flags,
                 ],
                 generation=generation,

@@ -91,6 +91,12 @@ def chunk_begin(*, job_id: int, chunk_index: int) -> JobChunk | None:
     return chunk
 
 
+def failures_allowed(count: int) -> int:
+    """How many of a chunk's `count` items may fail on their own (scoring.generation.
+    run_setting_aside) before the whole chunk counts as failed: one in ten, at least one."""
+    return max(1, count // 10)
+
+
 def chunk_fail(*, job_id: int, chunk_index: int, exc: BaseException) -> None:
     job_fail(job_id=job_id, error=f"chunk {chunk_index}: {type(exc).__name__}: {exc}")
 

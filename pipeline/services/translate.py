@@ -5,7 +5,11 @@ any transaction, then writes every item and marks the chunk done in one transact
 flagged translation still becomes a candidate (the flags tell the reviewer what to check);
 an empty one leaves the item `pending_translation` with the flag `translation_empty`. A
 translation identical to another item's text is not applied: the item is `filtered_out`.
-An admin can have one translated item translated again (`retranslate_item_start`).
+An admin can have one translated item translated again (`retranslate_item_start`). When the
+model refuses one item's request (longer than its context, say), that item stays as it was,
+flagged `translation_failed` with the error in `origin.translation_error`, and the rest of
+the chunk is translated (up to one item in ten; more fail the chunk, as a server that is down
+does).
 """
 
 from dataclasses import asdict, dataclass
@@ -35,6 +39,7 @@ from .generate import (
     chunk_begin,
     chunk_fail,
     configured_generation_model,
+    failures_allowed,
     generator_for,
     job_report_add,
 )
@@ -157,27 +162,27 @@ def translate_chunk_run(*, job_id: int, chunk_index: int) -> int:
         .filter(pk__in=chunk.item_ids)
         .order_by("pk")
     )
-    from scoring.translation import translate_texts, translation_provenance
+    from scoring.generation import run_setting_aside
+    from scoring.translation import translation_provenance
 
     try:
         generator = generator_for(model=params.model, purpose="translate")
         english = [_english(item) for item in items]
-        texts = [e[f] for e in english for f in FIELDS]
-        chinese = translate_texts(
-            generator, texts, max_new_tokens=params.max_new_tokens, seed=params.seed
+        chinese, failed = run_setting_aside(
+            lambda positions: _translate(generator, [english[n] for n in positions], params),
+            len(items),
+            most=failures_allowed(len(items)),
         )
     except Exception as exc:
         chunk_fail(job_id=job_id, chunk_index=chunk_index, exc=exc)
         raise
-    results = {
-        item.pk: (english[n], dict(zip(FIELDS, chinese[3 * n : 3 * n + 3], strict=True)))
-        for n, item in enumerate(items)
-    }
+    results = {items[n].pk: (english[n], texts) for n, texts in chinese.items()}
     provenance = {**translation_provenance(generator, model=params.model), "job_id": job_id}
     translated = _write(
         job_id=job_id,
         chunk_index=chunk_index,
         results=results,
+        failed={items[n].pk: error for n, error in failed.items()},
         provenance=provenance,
         retranslate=params.retranslate,
     )
@@ -185,11 +190,38 @@ def translate_chunk_run(*, job_id: int, chunk_index: int) -> int:
     return translated
 
 
+def _translate(generator, english: list[dict[str, str]], params: TranslateParams) -> list[dict]:
+    """The Chinese of each item's fields; a failure that blames one text blames its item."""
+    from scoring.generation import GenerationError
+    from scoring.translation import translate_texts
+
+    texts = [e[f] for e in english for f in FIELDS]
+    try:
+        chinese = translate_texts(
+            generator, texts, max_new_tokens=params.max_new_tokens, seed=params.seed
+        )
+    except GenerationError as error:
+        if error.index is None:
+            raise
+        raise GenerationError(str(error), index=error.index // len(FIELDS)) from error
+    width = len(FIELDS)
+    return [
+        dict(zip(FIELDS, chinese[width * n : width * (n + 1)], strict=True))
+        for n in range(len(english))
+    ]
+
+
 @transaction.atomic
 def _write(
-    *, job_id: int, chunk_index: int, results: dict, provenance: dict, retranslate: bool
+    *,
+    job_id: int,
+    chunk_index: int,
+    results: dict,
+    failed: dict[int, str],
+    provenance: dict,
+    retranslate: bool,
 ) -> int:
-    from scoring.translation import FLAG_EMPTY, TRANSLATION_FLAGS, translation_flags
+    from scoring.translation import FLAG_EMPTY, FLAG_FAILED, TRANSLATION_FLAGS, translation_flags
 
     chunk = job_chunk_lock(job_id=job_id, index=chunk_index)
     if chunk is None:
@@ -199,11 +231,22 @@ def _write(
     still = set(
         items_to_translate(retranslate=retranslate)
         .select_for_update()
-        .filter(pk__in=list(results))
+        .filter(pk__in=[*results, *failed])
         .values_list("pk", flat=True)
     )
     limits = thresholds()
-    counts = {"translated": 0, "flagged": 0, "empty": 0, "duplicates": 0}
+    counts = {"translated": 0, "flagged": 0, "empty": 0, "duplicates": 0, "failed": 0}
+    for item_id, error in failed.items():
+        if item_id not in still:
+            continue
+        # Left as it was (pending, or with its earlier translation), flagged, the error kept
+        # beside it: a later job (or a redo) tries again, and success drops both.
+        item_set_flags(
+            item_id=item_id,
+            add=[FLAG_FAILED],
+            origin_updates={"translation_error": {**provenance, "error": error}},
+        )
+        counts["failed"] += 1
     for item_id, (english, chinese) in results.items():
         if item_id not in still:
             continue

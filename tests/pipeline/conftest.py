@@ -42,6 +42,15 @@ def default_respond(messages: list[dict]) -> str:
     return f"这是一个值得认真思考的问题。建议你从多个角度分析：{prompt[:40]}"
 
 
+class Refusal(Exception):
+    """Raised by a `respond`: the server answers `status` with an OpenAI-style error body,
+    as vLLM does for a prompt longer than the model's context."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class ChatServer:
     url: str
@@ -62,8 +71,14 @@ def chat_server():
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 state.requests.append(body["messages"])
-            content = state.respond(body["messages"])
-            data = json.dumps(
+            try:
+                content = state.respond(body["messages"])
+            except Refusal as refusal:
+                error = {"message": str(refusal), "type": "BadRequestError", "code": 400}
+                self._answer(refusal.status, {"object": "error", **error})
+                return
+            self._answer(
+                200,
                 {
                     "id": "x",
                     "object": "chat.completion",
@@ -75,9 +90,11 @@ def chat_server():
                         }
                     ],
                 },
-                ensure_ascii=False,
-            ).encode()
-            self.send_response(200)
+            )
+
+        def _answer(self, status: int, body: dict) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -12,7 +12,7 @@ from pipeline import services
 from scoring.evolution import ALL_OPS, choose_ops
 from scoring.toy import build_toy_model, build_toy_seq2seq
 
-from .conftest import default_respond, given_instruction
+from .conftest import Refusal, default_respond, given_instruction
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +168,38 @@ def test_generated_text_duplicating_an_item_is_skipped_and_counted(
     assert job.status == "succeeded", job.error
     assert job.report["duplicates_skipped"] == len(seeds)
     assert not Item.objects.filter(origin__round=1).exists()
+
+
+def test_requests_the_model_refuses_fail_only_their_items(
+    served, seeds, django_capture_on_commit_callbacks
+):
+    no_child, unanswered = seeds[0], seeds[1]
+
+    def respond(messages):
+        prompt = messages[-1]["content"]
+        evolving = "#给定指令#：\n" in prompt
+        if evolving and given_instruction(prompt) == no_child.instruction:
+            raise Refusal("This model's maximum context length is 4096 tokens.")
+        answering = not evolving and "只回答" not in prompt
+        if answering and prompt.startswith(unanswered.instruction.rstrip("。？?")):
+            raise Refusal("prompt too long")
+        return default_respond(messages)
+
+    served.respond = respond
+    job = _run(django_capture_on_commit_callbacks, rounds=1, ops=["deepen"], chunk_size=5)
+    assert job.status == "succeeded", job.error
+    assert (job.report["evolve_failed"], job.report["answer_failed"]) == (1, 1), job.report
+    assert job.report["evolved"] == len(seeds) - 2
+    assert not Item.objects.filter(parent=no_child).exists()
+    child = Item.objects.get(parent=unanswered)
+    assert (child.status, child.flags, child.output) == (
+        Status.PENDING_EVOLUTION,
+        ["answer_failed"],
+        "",
+    )
+    assert "prompt too long" in child.origin["answer_error"]["error"]
+    others = Item.objects.filter(origin__round=1).exclude(pk=child.pk)
+    assert set(others.values_list("status", flat=True)) == {Status.CANDIDATE}
 
 
 def test_an_admin_has_one_evolved_item_answered_again(

@@ -13,6 +13,8 @@ from scoring.generation import GenerationError
 from scoring.toy import build_toy_seq2seq
 from scoring.translation import SEQ2SEQ_PROMPT_NAME, TRANSLATION_PROMPT_NAME
 
+from .conftest import Refusal, default_respond
+
 pytestmark = pytest.mark.django_db
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -168,6 +170,57 @@ def test_a_failed_job_resumes_where_it_stopped(
         services.translate_job_resume(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.done) == (Job.State.SUCCEEDED, len(pending)), job.error
+
+
+def test_an_item_the_model_refuses_is_flagged_and_the_rest_is_translated(
+    served, pending, django_capture_on_commit_callbacks
+):
+    refused = pending[1]
+
+    def respond(messages):
+        if refused.output[:40] in messages[-1]["content"]:
+            raise Refusal("This model's maximum context length is 4096 tokens.")
+        return default_respond(messages)
+
+    served.respond = respond
+    ids = [p.pk for p in pending]
+    job = _run(services.translate_job_start, django_capture_on_commit_callbacks, item_ids=ids)
+    assert job.status == Job.State.SUCCEEDED, job.error
+    assert (job.report["translated"], job.report["failed"]) == (len(pending) - 1, 1), job.report
+    refused.refresh_from_db()
+    assert (refused.status, refused.flags) == (Status.PENDING_TRANSLATION, ["translation_failed"])
+    error = refused.origin["translation_error"]
+    assert error["model"] == "served-translator" and error["job_id"] == job.pk
+    assert "HTTP 400" in error["error"] and "maximum context length" in error["error"]
+    assert not ItemRevision.objects.filter(item=refused).exists()  # its text untouched
+    others = Item.objects.filter(pk__in=ids).exclude(pk=refused.pk)
+    assert set(others.values_list("status", flat=True)) == {Status.CANDIDATE}
+
+    served.respond = default_respond  # a later job translates it, and the flag goes
+    job = _run(services.translate_job_start, django_capture_on_commit_callbacks)
+    assert (job.report["translated"], job.report.get("failed")) == (1, None), job.report
+    refused.refresh_from_db()
+    assert refused.status == Status.CANDIDATE and "translation_failed" not in refused.flags
+    assert "translation_error" not in refused.origin
+
+
+def test_more_refusals_than_one_in_ten_fail_the_chunk_and_write_nothing(
+    served, pending, django_capture_on_commit_callbacks
+):
+    def respond(messages):
+        if any(p.output[:40] in messages[-1]["content"] for p in pending[:2]):
+            raise Refusal("too long")
+        return default_respond(messages)
+
+    served.respond = respond
+    job = services.translate_job_start(item_ids=[p.pk for p in pending])
+    with pytest.raises(GenerationError, match="too long"):
+        services.translate_chunk_run(job_id=job.pk, chunk_index=0)
+    job.refresh_from_db()
+    assert job.status == Job.State.FAILED and "too long" in job.error
+    items = Item.objects.filter(pk__in=[p.pk for p in pending])
+    assert set(items.values_list("status", flat=True)) == {Status.PENDING_TRANSLATION}
+    assert not any(item.flags for item in items)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from scoring.generation import (
     GeneratorConfigError,
     clear_generator_caches,
     get_generator,
+    run_setting_aside,
 )
 from scoring.local_lm import LocalChatGenerator, batches_by_length
 from scoring.seq2seq import Seq2SeqGenerator
@@ -310,3 +311,66 @@ def test_clearing_the_caches_loads_the_model_again(chat_model_path):
     first = evolve_generator(chat_model_path)
     clear_generator_caches()
     assert evolve_generator(chat_model_path).loaded is not first.loaded
+
+
+# --- run_setting_aside -------------------------------------------------------------------------
+
+
+def _refusing(*refused: str, calls: list | None = None):
+    """A run over WORDS that fails on a refused word, blaming its place in the list given."""
+
+    def run(positions: list[int]) -> list[str]:
+        if calls is not None:
+            calls.append(list(positions))
+        for place, position in enumerate(positions):
+            if WORDS[position] in refused:
+                raise GenerationError(f"{WORDS[position]} is too long", index=place)
+        return [WORDS[p].upper() for p in positions]
+
+    return run
+
+
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"]
+
+
+def test_a_request_refused_on_its_own_is_set_aside_and_the_rest_run_again():
+    calls: list = []
+    outputs, failed = run_setting_aside(_refusing("beta", "delta", calls=calls), len(WORDS), most=2)
+    assert outputs == {0: "ALPHA", 2: "GAMMA", 4: "EPSILON"}
+    assert failed == {1: "beta is too long", 3: "delta is too long"}
+    assert calls == [[0, 1, 2, 3, 4], [0, 2, 3, 4], [0, 2, 4]]
+
+
+def test_more_refusals_than_allowed_raise_the_error():
+    with pytest.raises(GenerationError, match="delta is too long"):
+        run_setting_aside(_refusing("beta", "delta"), len(WORDS), most=1)
+
+
+def test_an_error_that_blames_no_request_is_raised_at_once():
+    calls: list = []
+
+    def down(positions):
+        calls.append(positions)
+        raise GenerationError("cannot reach the server")
+
+    with pytest.raises(GenerationError, match="cannot reach"):
+        run_setting_aside(down, 3, most=3)
+    assert len(calls) == 1
+
+
+def test_nothing_to_run_runs_nothing():
+    assert run_setting_aside(_refusing(), 0, most=1) == ({}, {})
+
+
+def test_a_translation_request_the_model_cannot_take_blames_its_text(tmp_path):
+    """The empty text is not sent, so the request at fault (1) is text 2: the error says 2."""
+    from scoring.translation import translate_texts
+
+    path = build_toy_model(tmp_path / "short", max_position_embeddings=256, seed=3)
+    generator = get_generator(
+        str(path), purpose="translate", setting="VAD_TRANSLATE_MODEL", device="cpu"
+    )
+    texts = ["Be honest.", "", "Respect others and keep the law. " * 8, "Thanks."]
+    with pytest.raises(GenerationError, match=r"the prompt has .* tokens") as caught:
+        translate_texts(generator, texts, max_new_tokens=4)
+    assert caught.value.index == 2
