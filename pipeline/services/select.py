@@ -39,6 +39,8 @@ def filter_job_start(
         kind=Job.Kind.FILTER,
         params={"min_ifd": min_ifd, "keep_top": keep_top, "model": model},
         user=user,
+        # What it will consider as things stand; the run counts again under its lock.
+        total=items_to_filter(model=model).count(),
     )
     job_send_on_commit(job_id=job.pk, send=lambda: filter_job_send(job.pk))
     return job

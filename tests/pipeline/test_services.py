@@ -1,6 +1,7 @@
 """Score and filter jobs on PostgreSQL with a real (tiny, random-weight) model; tasks eager."""
 
 import math
+import re
 
 import pytest
 from django.core.management import call_command
@@ -213,6 +214,7 @@ def test_run_pipeline_command_scores_then_filters(candidates, model_path, capsys
     call_command("run_pipeline", "filter", "--min-ifd", "0")
     out = capsys.readouterr().out
     assert "score job" in out and "filter job" in out and "succeeded" in out
+    assert re.search(r"filter job \d+: 5 items", out), out  # counted before it runs
     assert not Item.objects.filter(status__in=[Status.CANDIDATE, Status.SCORED]).exists()
 
 
