@@ -17,6 +17,9 @@ from .lifecycle import InvalidTransition
 from .models import ExportLog, Item, ItemRevision, Job, JobChunk, SavedFilter, Status
 from .services import items_change_status, job_cancel, job_resume
 
+admin.site.site_header = _("VAD Review administration")
+admin.site.site_title = _("VAD Review administration")
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """View only: no add, change or delete form; actions that call services may be added."""

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -54,6 +55,31 @@ def filesystem_broker_folders(root: Path) -> dict:
         "data_folder_out": str(queue),
         "control_folder": str(control),
     }
+
+
+def database_from_url(url: str | None, *, var_dir: Path) -> dict:
+    """The database from DATABASE_URL (PostgreSQL in production and tests), else SQLite in
+    `var_dir` for the quick start, where the web server and a worker process share it."""
+    database = dj_database_url.parse(
+        url or f"sqlite:///{var_dir / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    options = database.setdefault("OPTIONS", {})
+    if not database["ENGINE"].endswith("sqlite3"):
+        options.update(postgres_statement_options())
+        return database
+    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock when a
+    # transaction begins, so two writers wait for each other (up to `timeout` seconds)
+    # instead of one failing with "database is locked" when it upgrades a read lock.
+    Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    options.update(
+        timeout=30,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
+    database["CONN_MAX_AGE"] = 0
+    return database
 
 
 def postgres_statement_options() -> dict:

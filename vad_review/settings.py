@@ -9,7 +9,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -17,12 +16,12 @@ from dotenv import load_dotenv
 
 from .env import (
     cache_from_url,
+    database_from_url,
     env_bool,
     env_float,
     env_int,
     env_list,
     filesystem_broker_folders,
-    postgres_statement_options,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,27 +104,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # --- Quick start: SQLite shared by the web server and a worker process ---------------
-    # WAL lets pages read while the worker writes; IMMEDIATE takes the write lock when a
-    # transaction begins, so two writers wait for each other (up to `timeout` seconds)
-    # instead of one failing with "database is locked" when it upgrades a read lock.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=30,
-        transaction_mode="IMMEDIATE",
-        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-    )
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-else:
-    DATABASES["default"].setdefault("OPTIONS", {}).update(postgres_statement_options())
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"), var_dir=VAR_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -391,7 +370,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vad-review@localhost"
 
 # Content-Security-Policy (django-csp) on every response: scripts and styles only from our
 # own origin, no inline script anywhere (our pages load static/js files). The API docs page
-# relaxes styles only (Swagger UI's page has an inline <style>; vad_review/urls.py).
+# and DRF's browsable pages relax styles only (vad_review/urls.py, annotation/api/renderers.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -406,4 +385,3 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-# --- End of the issue 12 block. ---------------------------------------------------------

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ..fields import AsciiKeyField, SearchKeysField
 
@@ -44,29 +45,73 @@ def in_choices(field: str, choices: type[models.TextChoices]) -> Q:
 
 class Item(models.Model):
     # The five VAD fields (SPEC §1). Stored exactly as imported or edited: never trimmed.
-    instruction = models.TextField()
-    input = models.TextField(blank=True, default="")
-    output = models.TextField(blank=True, default="")
-    source = models.CharField(max_length=16, choices=Source.choices)
+    instruction = models.TextField(verbose_name=pgettext_lazy("model field", "instruction"))
+    input = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "input")
+    )
+    output = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "output")
+    )
+    source = models.CharField(
+        max_length=16, choices=Source.choices, verbose_name=pgettext_lazy("model field", "source")
+    )
     categorization = models.CharField(
-        max_length=8, choices=Categorization.choices, blank=True, default=""
+        max_length=8,
+        choices=Categorization.choices,
+        blank=True,
+        default="",
+        verbose_name=pgettext_lazy("model field", "categorization"),
     )
 
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CANDIDATE)
-    status_reason = models.TextField(blank=True, default="")
-    version = models.PositiveIntegerField(default=1)
-    content_hash = AsciiKeyField(max_length=64, null=True, blank=True)
-    source_key = AsciiKeyField(max_length=255, null=True, blank=True)
+    status = models.CharField(
+        max_length=24,
+        choices=Status.choices,
+        default=Status.CANDIDATE,
+        verbose_name=pgettext_lazy("model field", "status"),
+    )
+    status_reason = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "status reason")
+    )
+    version = models.PositiveIntegerField(
+        default=1, verbose_name=pgettext_lazy("model field", "version")
+    )
+    content_hash = AsciiKeyField(
+        max_length=64,
+        null=True,
+        blank=True,
+        verbose_name=pgettext_lazy("model field", "content hash"),
+    )
+    source_key = AsciiKeyField(
+        max_length=255,
+        null=True,
+        blank=True,
+        verbose_name=pgettext_lazy("model field", "source key"),
+    )
 
-    ifd = models.FloatField(null=True, blank=True)
-    ifd_ppl = models.FloatField(null=True, blank=True)
-    ifd_model = models.CharField(max_length=255, blank=True, default="")
+    ifd = models.FloatField(null=True, blank=True, verbose_name=pgettext_lazy("model field", "ifd"))
+    ifd_ppl = models.FloatField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "ifd ppl")
+    )
+    ifd_model = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        verbose_name=pgettext_lazy("model field", "ifd model"),
+    )
     # Parameters and cuts of the last scoring run: max_answer_tokens, answer_tokens, cuts, job.
-    ifd_params = models.JSONField(null=True, blank=True)
-    scored_at = models.DateTimeField(null=True, blank=True)
+    ifd_params = models.JSONField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "ifd params")
+    )
+    scored_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "scored at")
+    )
 
-    origin = models.JSONField(default=dict, blank=True)
-    flags = models.JSONField(default=list, blank=True)
+    origin = models.JSONField(
+        default=dict, blank=True, verbose_name=pgettext_lazy("model field", "origin")
+    )
+    flags = models.JSONField(
+        default=list, blank=True, verbose_name=pgettext_lazy("model field", "flags")
+    )
     # Nullable links that most items leave empty are indexed only where set (see Meta):
     # an index entry per NULL would cost every bulk import and serve no query.
     parent = models.ForeignKey(
@@ -76,9 +121,15 @@ class Item(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
         db_index=False,
+        verbose_name=pgettext_lazy("model field", "parent"),
     )
     import_job = models.ForeignKey(
-        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="imported_items"
+        "Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="imported_items",
+        verbose_name=pgettext_lazy("model field", "import job"),
     )
 
     reviewer = models.ForeignKey(
@@ -88,8 +139,11 @@ class Item(models.Model):
         on_delete=models.SET_NULL,
         related_name="reviewed_items",
         db_index=False,
+        verbose_name=pgettext_lazy("model field", "reviewer"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "reviewed at")
+    )
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -97,13 +151,22 @@ class Item(models.Model):
         on_delete=models.SET_NULL,
         related_name="claimed_items",
         db_index=False,
+        verbose_name=pgettext_lazy("model field", "claimed by"),
     )
-    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "claim expires at")
+    )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
+    updated_at = models.DateTimeField(
+        auto_now=True, verbose_name=pgettext_lazy("model field", "updated at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "item")
+        verbose_name_plural = pgettext_lazy("model", "items")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["content_hash"], name="item_content_hash_unique"),
@@ -210,8 +273,11 @@ class ItemSearchText(models.Model):
         on_delete=models.CASCADE,
         db_constraint=False,
         related_name="search_text",
+        verbose_name=pgettext_lazy("model field", "item"),
     )
-    keys = SearchKeysField()  # int4[] under a GIN index (migration 0007)
+    keys = SearchKeysField(
+        verbose_name=pgettext_lazy("model field", "keys")
+    )  # int4[] under a GIN index (migration 0007)
 
     def __str__(self) -> str:
         return f"search keys of item {self.item_id}"
@@ -232,19 +298,51 @@ class ItemRevision(models.Model):
 
     Field = RevisionField
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="revisions")
-    version = models.PositiveIntegerField(help_text="the item's version after the change")
-    field = models.CharField(max_length=16, choices=RevisionField.choices)
-    old_value = models.TextField(blank=True, default="")
-    new_value = models.TextField(blank=True, default="")
-    reason = models.TextField(blank=True, default="")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    item = models.ForeignKey(
+        Item,
+        on_delete=models.CASCADE,
+        related_name="revisions",
+        verbose_name=pgettext_lazy("model field", "item"),
     )
-    job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    version = models.PositiveIntegerField(
+        help_text="the item's version after the change",
+        verbose_name=pgettext_lazy("model field", "version"),
+    )
+    field = models.CharField(
+        max_length=16,
+        choices=RevisionField.choices,
+        verbose_name=pgettext_lazy("model field", "field"),
+    )
+    old_value = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "old value")
+    )
+    new_value = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "new value")
+    )
+    reason = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "reason")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=pgettext_lazy("model field", "user"),
+    )
+    job = models.ForeignKey(
+        "Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=pgettext_lazy("model field", "job"),
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "item revision")
+        verbose_name_plural = pgettext_lazy("model", "item revisions")
         ordering = ["item_id", "id"]
         constraints = [
             models.CheckConstraint(

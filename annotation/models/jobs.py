@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .items import in_choices
 
@@ -31,26 +32,57 @@ class Job(models.Model):
     State = JobState
     FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
-    kind = models.CharField(max_length=16, choices=JobKind.choices)
-    params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    report = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    kind = models.CharField(
+        max_length=16, choices=JobKind.choices, verbose_name=pgettext_lazy("model field", "kind")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    params = models.JSONField(
+        default=dict, blank=True, verbose_name=pgettext_lazy("model field", "params")
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=JobState.choices,
+        default=JobState.QUEUED,
+        verbose_name=pgettext_lazy("model field", "status"),
+    )
+    done = models.PositiveIntegerField(default=0, verbose_name=pgettext_lazy("model field", "done"))
+    total = models.PositiveIntegerField(
+        default=0, verbose_name=pgettext_lazy("model field", "total")
+    )
+    error = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "error")
+    )
+    report = models.JSONField(
+        default=dict, blank=True, verbose_name=pgettext_lazy("model field", "report")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=pgettext_lazy("model field", "created by"),
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "started at")
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "finished at")
+    )
+    updated_at = models.DateTimeField(
+        auto_now=True, verbose_name=pgettext_lazy("model field", "updated at")
+    )
     # The last sign of life of the worker running the job (services.job_heartbeat). A running
     # job without one for VAD_JOB_STALL_SECONDS is *stalled* (selectors.job_is_stalled): a
     # label derived from this, not a status.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "heartbeat at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "job")
+        verbose_name_plural = pgettext_lazy("model", "jobs")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=in_choices("kind", JobKind), name="job_kind_valid"),
@@ -75,14 +107,25 @@ class JobChunk(models.Model):
     (a killed worker, acks_late) finds it done and neither duplicates work nor progress.
     """
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
-    index = models.PositiveIntegerField()
-    item_ids = models.JSONField(default=list)
-    done = models.BooleanField(default=False)
-    attempts = models.PositiveIntegerField(default=0)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    job = models.ForeignKey(
+        Job,
+        on_delete=models.CASCADE,
+        related_name="chunks",
+        verbose_name=pgettext_lazy("model field", "job"),
+    )
+    index = models.PositiveIntegerField(verbose_name=pgettext_lazy("model field", "index"))
+    item_ids = models.JSONField(default=list, verbose_name=pgettext_lazy("model field", "item ids"))
+    done = models.BooleanField(default=False, verbose_name=pgettext_lazy("model field", "done"))
+    attempts = models.PositiveIntegerField(
+        default=0, verbose_name=pgettext_lazy("model field", "attempts")
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "finished at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "job chunk")
+        verbose_name_plural = pgettext_lazy("model", "job chunks")
         ordering = ["job_id", "index"]
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="jobchunk_unique_index"),
@@ -96,15 +139,29 @@ class ExportLog(models.Model):
     """Streamed exports are not jobs, but who exported what is kept (SPEC §5)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=pgettext_lazy("model field", "user"),
     )
-    format = models.CharField(max_length=8)
-    filters = models.JSONField(default=dict, blank=True)
-    count = models.PositiveIntegerField(null=True, blank=True)
-    completed = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    format = models.CharField(max_length=8, verbose_name=pgettext_lazy("model field", "format"))
+    filters = models.JSONField(
+        default=dict, blank=True, verbose_name=pgettext_lazy("model field", "filters")
+    )
+    count = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "count")
+    )
+    completed = models.BooleanField(
+        default=False, verbose_name=pgettext_lazy("model field", "completed")
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "export log")
+        verbose_name_plural = pgettext_lazy("model", "export logs")
         ordering = ["-id"]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 from .items import Item, Status
 
@@ -12,22 +13,54 @@ class ReviewDecision(models.Model):
     Also what the reviewer's progress counts (today, this week).
     """
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_decisions")
+    item = models.ForeignKey(
+        Item,
+        on_delete=models.CASCADE,
+        related_name="review_decisions",
+        verbose_name=pgettext_lazy("model field", "item"),
+    )
     reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_decisions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="review_decisions",
+        verbose_name=pgettext_lazy("model field", "reviewer"),
     )
-    status = models.CharField(max_length=24, choices=Status.choices)
-    version = models.PositiveIntegerField(help_text="the item's version after the decision")
-    previous_status = models.CharField(max_length=24, choices=Status.choices)
-    previous_reason = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=24, choices=Status.choices, verbose_name=pgettext_lazy("model field", "status")
+    )
+    version = models.PositiveIntegerField(
+        help_text="the item's version after the decision",
+        verbose_name=pgettext_lazy("model field", "version"),
+    )
+    previous_status = models.CharField(
+        max_length=24,
+        choices=Status.choices,
+        verbose_name=pgettext_lazy("model field", "previous status"),
+    )
+    previous_reason = models.TextField(
+        blank=True, default="", verbose_name=pgettext_lazy("model field", "previous reason")
+    )
     previous_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=pgettext_lazy("model field", "previous reviewer"),
     )
-    previous_reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    undone_at = models.DateTimeField(null=True, blank=True)
+    previous_reviewed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "previous reviewed at")
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
+    undone_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=pgettext_lazy("model field", "undone at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "review decision")
+        verbose_name_plural = pgettext_lazy("model", "review decisions")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["reviewer", "created_at"], name="decision_reviewer_time"),
@@ -41,13 +74,23 @@ class ReviewDecision(models.Model):
 class ReviewSkip(models.Model):
     """An item a reviewer skipped: it goes to the back of that reviewer's queue."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_skips")
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_skips"
+    item = models.ForeignKey(
+        Item,
+        on_delete=models.CASCADE,
+        related_name="review_skips",
+        verbose_name=pgettext_lazy("model field", "item"),
     )
-    skipped_at = models.DateTimeField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="review_skips",
+        verbose_name=pgettext_lazy("model field", "reviewer"),
+    )
+    skipped_at = models.DateTimeField(verbose_name=pgettext_lazy("model field", "skipped at"))
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "review skip")
+        verbose_name_plural = pgettext_lazy("model", "review skips")
         constraints = [
             models.UniqueConstraint(fields=["reviewer", "item"], name="review_skip_unique"),
         ]
@@ -62,18 +105,25 @@ class SavedFilter(models.Model):
     Without an owner it is shared with every reviewer.
     """
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, verbose_name=pgettext_lazy("model field", "name"))
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="saved_filters",
+        verbose_name=pgettext_lazy("model field", "owner"),
     )
-    params = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    params = models.JSONField(
+        default=dict, blank=True, verbose_name=pgettext_lazy("model field", "params")
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, verbose_name=pgettext_lazy("model field", "created at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "saved filter")
+        verbose_name_plural = pgettext_lazy("model", "saved filters")
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="saved_filter_unique_name"),
@@ -90,14 +140,24 @@ class Guideline(models.Model):
     the page renders them as such, always escaped (annotation.guidelines.guideline_blocks).
     """
 
-    language = models.CharField(max_length=16, unique=True)
-    body = models.TextField()
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    language = models.CharField(
+        max_length=16, unique=True, verbose_name=pgettext_lazy("model field", "language")
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    body = models.TextField(verbose_name=pgettext_lazy("model field", "body"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=pgettext_lazy("model field", "updated by"),
+    )
+    updated_at = models.DateTimeField(
+        auto_now=True, verbose_name=pgettext_lazy("model field", "updated at")
+    )
 
     class Meta:
+        verbose_name = pgettext_lazy("model", "guideline")
+        verbose_name_plural = pgettext_lazy("model", "guidelines")
         ordering = ["language"]
 
     def __str__(self) -> str:

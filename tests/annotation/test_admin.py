@@ -124,3 +124,22 @@ def test_every_admin_list_searches_filters_and_opens_its_rows(admin_client_, adm
             page = admin_client_.get(f"{changelist}{pk}/change/")
             assert page.status_code == 200, (changelist, pk, page.status_code)
     assert filters_tried > 20, filters_tried
+
+
+def test_the_admin_names_models_and_fields_in_chinese(admin_user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(admin_user)
+    item = make_item()
+    index = client.get("/admin/").content.decode()
+    assert all(name in index for name in ("VAD 标注", "条目", "修订", "任务分块", "已保存的筛选"))
+    changelist = client.get("/admin/annotation/item/").content.decode()
+    assert "<title>选择条目查看 | VAD Review 管理</title>" in changelist
+    assert "层级" in changelist and "状态" in changelist  # columns and filters
+    page = client.get(f"/admin/annotation/item/{item.pk}/change/").content.decode()
+    assert all(label in page for label in ("指令", "回答", "审核人", "领取到期时间"))
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(admin_user)
+    assert (
+        "Claim expires at"
+        in english.get(f"/admin/annotation/item/{item.pk}/change/").content.decode()
+    )

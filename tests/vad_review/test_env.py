@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from annotation.models import Item
-from vad_review.env import postgres_statement_options
+from vad_review.env import database_from_url, postgres_statement_options
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,24 @@ def test_the_app_s_connection_prepares_a_statement_it_runs_again_and_again():
         Item.objects.filter(pk=pk).exists()
     statements = [s for s in prepared() if "annotation_item" in s]
     assert len(statements) == 1 and "$1" in statements[0]
+
+
+def test_without_a_database_url_the_quick_start_gets_sqlite_in_its_folder(tmp_path):
+    database = database_from_url(None, var_dir=tmp_path / "var")
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == str(tmp_path / "var" / "db.sqlite3")
+    assert (tmp_path / "var").is_dir() and database["CONN_MAX_AGE"] == 0
+    assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
+
+
+def test_postgresql_gets_its_statement_options(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_PREPARE_THRESHOLD", raising=False)
+    database = database_from_url("postgres://vad:secret@db:5432/vad", var_dir=tmp_path)
+    assert (database["ENGINE"], database["NAME"], database["HOST"]) == (
+        "django.db.backends.postgresql",
+        "vad",
+        "db",
+    )
+    assert database["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
+    assert not (tmp_path / "db.sqlite3").exists()
