@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
@@ -79,6 +80,18 @@ class GenerationError(RuntimeError):
     def __init__(self, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+@contextmanager
+def blaming(owner: Callable[[int], int]) -> Iterator[None]:
+    """Re-raise a GenerationError that blames request ``i`` as one blaming ``owner(i)``: the
+    text, or the item, that request was made for."""
+    try:
+        yield
+    except GenerationError as error:
+        if error.index is None:
+            raise
+        raise GenerationError(str(error), index=owner(error.index)) from error
 
 
 Output = TypeVar("Output")

@@ -336,14 +336,10 @@ def translate_texts(generator, texts: Sequence[str], *, max_new_tokens: int, see
 
 
 def _generate_for_texts(generator, requests, *, text_of_request: list[int], seed: int):
-    from .generation import GenerationError
+    from .generation import blaming
 
-    try:
+    with blaming(text_of_request.__getitem__):
         return generator.generate(requests, seed=seed)
-    except GenerationError as error:
-        if error.index is None:
-            raise
-        raise GenerationError(str(error), index=text_of_request[error.index]) from error
 
 
 def translation_provenance(generator, *, model: str) -> dict:

@@ -34,7 +34,7 @@ from .evolve import EvolveParams, evolve_plan_next
 from .generate import (
     chunk_begin,
     chunk_fail,
-    failures_allowed,
+    chunk_setting_aside,
     generator_for,
     job_report_add,
 )
@@ -149,13 +149,10 @@ def _evolve(generator, *, params: EvolveParams, job, round: int, parent_ids, cou
 
 def _generate(generator, requests: list, *, seed: int) -> tuple[list[str | None], dict]:
     """One reply per request, None where the model refused that request alone (its error in
-    the dict, by position); more such failures than failures_allowed raise, as others do."""
-    from scoring.generation import run_setting_aside
-
-    replies, failed = run_setting_aside(
+    the dict, by position); more such failures than a chunk allows raise, as others do."""
+    replies, failed = chunk_setting_aside(
         lambda positions: generator.generate([requests[n] for n in positions], seed=seed),
         len(requests),
-        most=failures_allowed(len(requests)),
     )
     return [replies.get(n) for n in range(len(requests))], failed
 

@@ -91,10 +91,12 @@ def chunk_begin(*, job_id: int, chunk_index: int) -> JobChunk | None:
     return chunk
 
 
-def failures_allowed(count: int) -> int:
-    """How many of a chunk's `count` items may fail on their own (scoring.generation.
-    run_setting_aside) before the whole chunk counts as failed: one in ten, at least one."""
-    return max(1, count // 10)
+def chunk_setting_aside(run, count: int) -> tuple[dict, dict[int, str]]:
+    """scoring.generation.run_setting_aside for one step of a chunk: of its `count` requests,
+    one in ten (at least one) may fail on their own before the whole chunk counts as failed."""
+    from scoring.generation import run_setting_aside
+
+    return run_setting_aside(run, count, most=max(1, count // 10))
 
 
 def chunk_fail(*, job_id: int, chunk_index: int, exc: BaseException) -> None:

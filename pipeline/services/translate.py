@@ -38,8 +38,8 @@ from .errors import PipelineConfigError
 from .generate import (
     chunk_begin,
     chunk_fail,
+    chunk_setting_aside,
     configured_generation_model,
-    failures_allowed,
     generator_for,
     job_report_add,
 )
@@ -162,16 +162,14 @@ def translate_chunk_run(*, job_id: int, chunk_index: int) -> int:
         .filter(pk__in=chunk.item_ids)
         .order_by("pk")
     )
-    from scoring.generation import run_setting_aside
     from scoring.translation import translation_provenance
 
     try:
         generator = generator_for(model=params.model, purpose="translate")
         english = [_english(item) for item in items]
-        chinese, failed = run_setting_aside(
+        chinese, failed = chunk_setting_aside(
             lambda positions: _translate(generator, [english[n] for n in positions], params),
             len(items),
-            most=failures_allowed(len(items)),
         )
     except Exception as exc:
         chunk_fail(job_id=job_id, chunk_index=chunk_index, exc=exc)
@@ -192,19 +190,15 @@ def translate_chunk_run(*, job_id: int, chunk_index: int) -> int:
 
 def _translate(generator, english: list[dict[str, str]], params: TranslateParams) -> list[dict]:
     """The Chinese of each item's fields; a failure that blames one text blames its item."""
-    from scoring.generation import GenerationError
+    from scoring.generation import blaming
     from scoring.translation import translate_texts
 
+    width = len(FIELDS)
     texts = [e[f] for e in english for f in FIELDS]
-    try:
+    with blaming(lambda text: text // width):
         chinese = translate_texts(
             generator, texts, max_new_tokens=params.max_new_tokens, seed=params.seed
         )
-    except GenerationError as error:
-        if error.index is None:
-            raise
-        raise GenerationError(str(error), index=error.index // len(FIELDS)) from error
-    width = len(FIELDS)
     return [
         dict(zip(FIELDS, chinese[width * n : width * (n + 1)], strict=True))
         for n in range(len(english))
