@@ -233,6 +233,8 @@ def test_a_reviewer_works_the_queue_by_keyboard_edits_resolves_a_conflict_and_un
     # 7. Switch language: the same item, now in English.
     page.select_option("select[name=language]", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    # The new page's scripts listen for keys once it has loaded; a key before is lost.
+    page.wait_for_load_state("load")
     assert _shown(page) == str(third.pk)
     assert "Accept" in page.locator("[data-action=accept]").inner_text()
     page.keyboard.press("?")
